@@ -1,0 +1,97 @@
+import Foundation
+
+/// Finds passages in an article body and describes them with W3C selectors.
+///
+/// Positions count Unicode code points (Unicode scalars), as the W3C TextPositionSelector does.
+public enum TextAnchor {
+    /// Code points of context kept before and after a quote.
+    public static let contextLength = 32
+
+    /// The target for the code points `start..<end` of `body`.
+    /// - Throws: `StoreError.positionOutOfRange` when the span is empty or outside the body.
+    public static func target(in body: String, start: Int, end: Int, revision: String? = nil) throws -> TextTarget {
+        let scalars = Array(body.unicodeScalars)
+        guard start >= 0, end > start, end <= scalars.count else {
+            throw StoreError.positionOutOfRange(start: start, end: end, length: scalars.count)
+        }
+        return TextTarget(
+            exact: string(scalars[start..<end]),
+            prefix: string(scalars[max(0, start - contextLength)..<start]),
+            suffix: string(scalars[end..<min(scalars.count, end + contextLength)]),
+            start: start, end: end, revision: revision)
+    }
+
+    /// The target for the one occurrence of `exact` in `body` that `prefix`/`suffix` single out.
+    /// - Throws: `StoreError.quoteNotFound`, or `.ambiguousQuote` listing the occurrences.
+    public static func target(
+        in body: String, exact: String, prefix: String? = nil, suffix: String? = nil, revision: String? = nil,
+        articleID: String = ""
+    ) throws -> TextTarget {
+        let exact = exact.precomposedStringWithCanonicalMapping
+        guard !exact.isEmpty else { throw StoreError.invalidArgument("the quote is empty; give the text to highlight") }
+        let scalars = Array(body.unicodeScalars)
+        let needle = Array(exact.unicodeScalars)
+        let prefixScalars = prefix.map { Array($0.precomposedStringWithCanonicalMapping.unicodeScalars) } ?? []
+        let suffixScalars = suffix.map { Array($0.precomposedStringWithCanonicalMapping.unicodeScalars) } ?? []
+        let all = occurrences(of: needle, in: scalars)
+        let matching = all.filter { start in
+            let end = start + needle.count
+            let before = scalars[max(0, start - prefixScalars.count)..<start]
+            let after = scalars[end..<min(scalars.count, end + suffixScalars.count)]
+            return before.elementsEqual(prefixScalars) && after.elementsEqual(suffixScalars)
+        }
+        if matching.isEmpty {
+            throw StoreError.quoteNotFound(quote: exact, article: articleID)
+        }
+        if matching.count > 1 {
+            let described = matching.prefix(10).map { start in
+                let end = start + needle.count
+                let before = string(scalars[max(0, start - 20)..<start]).replacingOccurrences(of: "\n", with: " ")
+                let after = string(scalars[end..<min(scalars.count, end + 20)]).replacingOccurrences(of: "\n", with: " ")
+                return "at \(start)..<\(end): …\(before)[\(exact)]\(after)…"
+            }
+            throw StoreError.ambiguousQuote(quote: exact, occurrences: described)
+        }
+        return try target(in: body, start: matching[0], end: matching[0] + needle.count, revision: revision)
+    }
+
+    /// Start offsets (in code points) of every occurrence of `needle`, overlapping ones included.
+    static func occurrences(of needle: [Unicode.Scalar], in haystack: [Unicode.Scalar]) -> [Int] {
+        guard !needle.isEmpty, needle.count <= haystack.count else { return [] }
+        var result: [Int] = []
+        let first = needle[0]
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { result.append(i) }
+            i += 1
+        }
+        return result
+    }
+
+    static func string(_ scalars: ArraySlice<Unicode.Scalar>) -> String {
+        var s = String.UnicodeScalarView()
+        s.append(contentsOf: scalars)
+        return String(s)
+    }
+
+    /// The code-point length of a string.
+    public static func length(_ s: String) -> Int { s.unicodeScalars.count }
+}
+
+/// Time-ordered random ids (UUID version 7), lowercase.
+public enum UUIDv7 {
+    public static func make(now: Date = Date()) -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let ms = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        for i in 0..<6 { bytes[i] = UInt8((ms >> (8 * (5 - UInt64(i)))) & 0xFF) }
+        var generator = SystemRandomNumberGenerator()
+        for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = 0x70 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4),
+                     hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+}

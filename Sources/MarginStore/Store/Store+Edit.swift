@@ -1,0 +1,209 @@
+import Foundation
+import GRDB
+
+/// What importing one article did.
+public struct ImportOutcome: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        /// A new article.
+        case created
+        /// A known article whose fields changed (a new body is a new revision).
+        case updated
+        /// A known article, nothing changed: no change recorded.
+        case unchanged
+        /// A deleted article imported again.
+        case restored
+    }
+
+    public var id: String
+    public var title: String
+    public var status: Status
+    /// Number of field changes recorded.
+    public var changes: Int
+}
+
+/// How a highlight names its passage.
+public enum Anchor: Sendable, Equatable {
+    case quote(exact: String, prefix: String?, suffix: String?)
+    case position(start: Int, end: Int)
+}
+
+extension Store {
+    /// Imports articles in one transaction. An article already held with the same fields records
+    /// nothing; changed fields (a corrected body, say) are recorded as new writes.
+    public func importArticles(_ articles: [ImportedArticle]) throws -> [ImportOutcome] {
+        try write { context in
+            var outcomes: [ImportOutcome] = []
+            for article in articles {
+                outcomes.append(try importArticle(article, &context))
+            }
+            return outcomes
+        }
+    }
+
+    private func importArticle(_ article: ImportedArticle, _ context: inout WriteContext) throws -> ImportOutcome {
+        let title = article.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        let body = article.body.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !title.isEmpty else { throw StoreError.invalidArgument("an article has no title; give it one") }
+        guard !body.isEmpty else { throw StoreError.invalidArgument("the article \"\(title)\" has no body text") }
+        let url = article.url.flatMap(ArticleIdentity.canonicalURL)
+        let id = ArticleIdentity.id(url: url, title: title, body: body)
+        let row = try Row.fetchOne(context.db, sql: "SELECT * FROM article WHERE id = ?", arguments: [id])
+        let exists = row?["title"] as String? != nil
+        let wasDeleted = (row?["deleted"] as Int64? ?? 0) != 0
+        let fields: [(String, String?)] = [
+            ("url", url), ("title", title), ("byline", article.byline), ("source", article.source),
+            ("published_at", article.publishedAt), ("language", article.language), ("body", body),
+            ("caption", article.caption),
+        ]
+        var written = 0
+        for (field, value) in fields {
+            guard let value, !value.isEmpty else { continue }
+            if let row, row[field] as String? == value { continue }
+            try context.write(.article, id, field, .string(value))
+            written += 1
+        }
+        if wasDeleted {
+            try context.write(.article, id, "deleted", .bool(false))
+            written += 1
+        }
+        let status: ImportOutcome.Status =
+            wasDeleted ? .restored : !exists ? .created : written > 0 ? .updated : .unchanged
+        return ImportOutcome(id: id, title: title, status: status, changes: written)
+    }
+
+    /// Highlights a passage of an article.
+    /// - Parameters:
+    ///   - articleRef: the article's id or a unique prefix of it.
+    ///   - anchor: the quote (with context to single it out) or the code-point positions.
+    /// - Returns: the new annotation.
+    /// - Throws: unknown or ambiguous ids, a quote that does not occur or occurs more than once,
+    ///   positions outside the body. Nothing is written then.
+    public func highlight(
+        articleRef: String, anchor: Anchor, note: String? = nil, tags: [String] = [], color: String? = nil
+    ) throws -> Annotation {
+        let tags = try Self.validatedTags(tags)
+        let note = note.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        if let color { try Self.validateColor(color) }
+        let id = try write { context -> String in
+            let articleID = try resolveID(articleRef, kinds: [.article], db: context.db).id
+            let article = try fetchArticle(articleID, db: context.db)
+            let target: TextTarget
+            switch anchor {
+            case .quote(let exact, let prefix, let suffix):
+                target = try TextAnchor.target(
+                    in: article.body, exact: exact, prefix: prefix, suffix: suffix, revision: article.contentHash,
+                    articleID: articleID)
+            case .position(let start, let end):
+                target = try TextAnchor.target(in: article.body, start: start, end: end, revision: article.contentHash)
+            }
+            let id = UUIDv7.make(now: clock())
+            let motivation: Motivation = note == nil ? .highlighting : .commenting
+            try context.write(.annotation, id, "article", .string(articleID))
+            try context.write(.annotation, id, "motivation", .string(motivation.rawValue))
+            try context.write(.annotation, id, "target", Self.json(target))
+            try context.write(.annotation, id, "author", .string(replicaName))
+            if let note { try context.write(.annotation, id, "note", .string(note)) }
+            if let color { try context.write(.annotation, id, "color", .string(color)) }
+            for tag in tags { try context.write(.annotation, id, "tag/\(tag)", .bool(true)) }
+            return id
+        }
+        return try annotation(id)
+    }
+
+    /// Sets (or with an empty text, removes) the note of an annotation.
+    @discardableResult
+    public func setNote(annotationRef: String, text: String) throws -> Annotation {
+        let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try write { context -> String in
+            let id = try resolveID(annotationRef, kinds: [.annotation], db: context.db).id
+            let current = try fetchAnnotation(id, db: context.db)
+            let hasConflict = try Bool.fetchOne(
+                context.db, sql: "SELECT 1 FROM conflict WHERE entity_id = ? AND field = 'note'", arguments: [id]) ?? false
+            if current.note == (text.isEmpty ? nil : text), !hasConflict { return id }
+            try context.write(.annotation, id, "note", text.isEmpty ? .null : .string(text))
+            return id
+        }
+        return try annotation(id)
+    }
+
+    /// Adds tags to an article or an annotation. Tags already there record nothing.
+    /// - Returns: the entity's id and kind.
+    @discardableResult
+    public func addTags(ref: String, tags: [String]) throws -> ResolvedID {
+        let tags = try Self.validatedTags(tags)
+        guard !tags.isEmpty else { throw StoreError.invalidArgument("give at least one tag") }
+        return try write { context in
+            let target = try resolveID(ref, kinds: [.article, .annotation], db: context.db)
+            let held = try Set(String.fetchAll(context.db, sql: "SELECT tag FROM tag WHERE entity_id = ?",
+                                               arguments: [target.id]))
+            for tag in tags where !held.contains(tag) {
+                try context.write(target.kind.entity, target.id, "tag/\(tag)", .bool(true))
+            }
+            return target
+        }
+    }
+
+    /// Removes tags from an article or an annotation (observed-remove: an add this replica has not
+    /// seen yet survives).
+    /// - Throws: `StoreError.invalidArgument` naming a tag that is not there.
+    @discardableResult
+    public func removeTags(ref: String, tags: [String]) throws -> ResolvedID {
+        let tags = try Self.validatedTags(tags)
+        guard !tags.isEmpty else { throw StoreError.invalidArgument("give at least one tag") }
+        return try write { context in
+            let target = try resolveID(ref, kinds: [.article, .annotation], db: context.db)
+            let held = try Set(String.fetchAll(context.db, sql: "SELECT tag FROM tag WHERE entity_id = ?",
+                                               arguments: [target.id]))
+            if let missing = tags.first(where: { !held.contains($0) }) {
+                throw StoreError.invalidArgument(
+                    "\(target.kind.rawValue) \(target.id.prefix(8)) has no tag '\(missing)'"
+                        + (held.isEmpty ? "" : " (its tags: \(held.sorted().joined(separator: ", ")))"))
+            }
+            for tag in tags { try context.write(target.kind.entity, target.id, "tag/\(tag)", .bool(false)) }
+            return target
+        }
+    }
+
+    /// Deletes an article or an annotation (a tombstone that syncs).
+    @discardableResult
+    public func remove(ref: String) throws -> ResolvedID {
+        try write { context in
+            let target = try resolveID(ref, kinds: [.article, .annotation], db: context.db)
+            let vector = try context.currentVector()
+            try context.write(target.kind.entity, target.id, "deleted", .bool(true), context: vector)
+            return target
+        }
+    }
+
+    static func json(_ target: TextTarget) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "exact": .string(target.exact), "prefix": .string(target.prefix), "suffix": .string(target.suffix),
+            "start": .int(Int64(target.start)), "end": .int(Int64(target.end)),
+        ]
+        if let revision = target.revision { object["revision"] = .string(revision) }
+        return .object(object)
+    }
+
+    static func validatedTags(_ tags: [String]) throws -> [String] {
+        var out: [String] = []
+        for raw in tags {
+            var tag = raw.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping
+            if tag.hasPrefix("#") { tag.removeFirst() }
+            guard !tag.isEmpty, tag.count <= 100, !tag.contains(where: { $0.isNewline }),
+                  tag.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
+            else {
+                throw StoreError.invalidArgument("'\(raw)' is not a tag: a tag is 1 to 100 characters on one line")
+            }
+            if !out.contains(tag) { out.append(tag) }
+        }
+        return out
+    }
+
+    static func validateColor(_ color: String) throws {
+        let ok = color.count <= 32 && !color.isEmpty
+            && color.allSatisfy { $0.isLetter || $0.isNumber || $0 == "#" || $0 == "-" }
+        guard ok else {
+            throw StoreError.invalidArgument("'\(color)' is not a color: use a name like yellow or a hex like #ffd400")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import GRDB
+
+/// What applying a batch did.
+public struct ApplyReport: Codable, Sendable, Equatable {
+    /// Changes new to this replica, now held.
+    public var applied: Int
+    /// Changes already held (same origin and seq), skipped.
+    public var duplicates: Int
+    /// Conflicts that appeared while applying.
+    public var conflicts: Int
+    /// The version vector after the batch.
+    public var vector: VersionVector
+}
+
+/// A page of changes a peer lacks.
+public struct ChangePage: Codable, Sendable {
+    public var changes: [Change]
+    /// True when more changes remain after this page.
+    public var more: Bool
+}
+
+extension Store {
+    /// Limits on what a received change may carry.
+    public enum Limits {
+        public static let maxIDLength = 128
+        public static let maxFieldLength = 200
+        public static let maxValueBytes = 4 * 1024 * 1024
+        public static let maxSupersedes = 1_000
+    }
+
+    /// Per origin, the highest contiguous seq this replica holds.
+    public func versionVector() throws -> VersionVector {
+        try read { db in
+            var vector = VersionVector()
+            for row in try Row.fetchAll(db, sql: "SELECT origin, seq FROM version") { vector[row[0]] = row[1] }
+            return vector
+        }
+    }
+
+    /// The changes held here that a peer at `vector` lacks, in seq order per origin, at most `limit`.
+    public func changes(after vector: VersionVector, limit: Int = 1_000) throws -> ChangePage {
+        precondition(limit > 0)
+        return try read { db in
+            var out: [Change] = []
+            var more = false
+            let held = try Row.fetchAll(db, sql: "SELECT origin, seq FROM version ORDER BY origin")
+            for row in held {
+                let origin: String = row[0]
+                let seq: Int64 = row[1]
+                guard seq > vector[origin] else { continue }
+                if out.count >= limit {
+                    more = true
+                    break
+                }
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT origin, seq, hlc, entity, entity_id, field, value, supersedes, context FROM change
+                        WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?
+                        """,
+                    arguments: [origin, vector[origin], limit - out.count + 1])
+                for row in rows {
+                    if out.count >= limit {
+                        more = true
+                        break
+                    }
+                    out.append(try Self.change(from: row))
+                }
+            }
+            return ChangePage(changes: out, more: more)
+        }
+    }
+
+    /// Applies a batch of changes from other replicas in one transaction: all of it or nothing.
+    ///
+    /// A change already held is skipped; a change that would leave a gap in its origin's seq, one
+    /// stamped too far in the future, or a malformed one refuses the whole batch.
+    /// - Throws: `StoreError.gap`, `.clockSkew`, `.invalidChange`; nothing is written then.
+    public func apply(_ batch: [Change]) throws -> ApplyReport {
+        for change in batch { try validate(change) }
+        let nowMS = Int64(clock().timeIntervalSince1970 * 1000)
+        let limitMS = Int64(maxClockSkew * 1000)
+        if let ahead = batch.max(by: { $0.hlc < $1.hlc }), ahead.hlc.milliseconds > nowMS + limitMS {
+            throw StoreError.clockSkew(
+                origin: ahead.origin, aheadBy: Double(ahead.hlc.milliseconds - nowMS) / 1000, limit: maxClockSkew)
+        }
+        let ordered = batch.sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
+        return try write { context in
+            var vector = try context.currentVector()
+            var applied = 0
+            var duplicates = 0
+            for change in ordered {
+                let held = vector[change.origin]
+                if change.seq <= held {
+                    duplicates += 1
+                    continue
+                }
+                guard change.seq == held + 1 else {
+                    throw StoreError.gap(origin: change.origin, expected: held + 1, got: change.seq)
+                }
+                if change.origin == replicaID {
+                    throw StoreError.invalidChange(
+                        "change \(change.dot) claims to come from this replica, which never made it "
+                            + "(two stores share one replica id: was a store file copied? run `margin init` on a fresh store)")
+                }
+                try context.integrate(change)
+                context.received(change)
+                vector[change.origin] = change.seq
+                applied += 1
+            }
+            try context.finish()
+            return ApplyReport(
+                applied: applied, duplicates: duplicates, conflicts: context.conflictsRecorded, vector: vector)
+        }
+    }
+
+    private func validate(_ change: Change) throws {
+        func refuse(_ why: String) -> StoreError { .invalidChange("change \(change.dot): \(why)") }
+        guard !change.origin.isEmpty, change.origin.count <= Limits.maxIDLength else {
+            throw refuse("origin must be 1 to \(Limits.maxIDLength) characters")
+        }
+        guard change.seq >= 1 else { throw refuse("seq must be 1 or more") }
+        guard change.hlc.rawValue > 0 else { throw refuse("hlc must be positive") }
+        guard !change.entityID.isEmpty, change.entityID.count <= Limits.maxIDLength else {
+            throw refuse("entity_id must be 1 to \(Limits.maxIDLength) characters")
+        }
+        guard !change.field.isEmpty, change.field.utf8.count <= Limits.maxFieldLength else {
+            throw refuse("field must be 1 to \(Limits.maxFieldLength) bytes")
+        }
+        guard change.supersedes.count <= Limits.maxSupersedes else {
+            throw refuse("supersedes more than \(Limits.maxSupersedes) dots")
+        }
+        guard change.value.canonical.utf8.count <= Limits.maxValueBytes else {
+            throw refuse("value is larger than \(Limits.maxValueBytes) bytes")
+        }
+        if change.supersedes.contains(where: { $0.origin == change.origin && $0.seq >= change.seq }) {
+            throw refuse("supersedes a later change of its own origin")
+        }
+    }
+
+    static func change(from row: Row) throws -> Change {
+        let contextText: String? = row[8]
+        return Change(
+            origin: row[0], seq: row[1], hlc: HLC(rawValue: row[2]),
+            entity: EntityKind(rawValue: row[3]) ?? .article, entityID: row[4], field: row[5],
+            value: try JSONValue.parse(row[6]), supersedes: try WriteContext.decodeDots(row[7]),
+            context: try contextText.map { try JSONDecoder().decode(VersionVector.self, from: Data($0.utf8)) })
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+import Logging
+
+/// The one door to a Margin replica: owns the database, migrates it, and runs every read and write.
+///
+/// Durability, chosen on purpose:
+/// - WAL journal (DatabasePool): readers never block the writer, and a crash leaves either the
+///   whole last transaction or none of it.
+/// - `synchronous = FULL`: a commit is on disk before it returns, so a change we acknowledge
+///   (to the user, or to a peer over sync) survives kill -9 and power loss alike.
+/// - Writes run in `BEGIN IMMEDIATE` transactions (GRDB's default for a writer), so a write
+///   takes the write lock up front instead of failing half-way on SQLITE_BUSY.
+/// - One writer connection per process (DatabasePool), and a flock on `<store>.lock` around
+///   every write across processes (see `ProcessLock`): SQLite 3.40's WAL has a documented bug
+///   (fixed in 3.51.3) that needs two connections writing or checkpointing at once.
+/// - busy timeout 10 s for readers meeting a checkpoint; foreign keys on (GRDB default).
+public final class Store: Sendable {
+    /// The database file, or nil for an in-memory store.
+    public let path: String?
+    /// This replica's id (a random UUID made at init) and name.
+    public let replicaID: String
+    public let replicaName: String
+    /// How far ahead of our clock a received change may be stamped before it is refused.
+    public let maxClockSkew: TimeInterval
+    /// How long a write waits for another process holding the store.
+    public let lockTimeout: TimeInterval
+    let writer: any DatabaseWriter
+    let lock: ProcessLock?
+    let clock: @Sendable () -> Date
+    let logger: Logger
+
+    /// The newest store schema this program understands.
+    public static let schemaVersion = Migrations.embedded.count
+
+    private init(
+        path: String?, writer: any DatabaseWriter, lock: ProcessLock?, replicaID: String, replicaName: String,
+        options: Options
+    ) {
+        self.path = path
+        self.writer = writer
+        self.lock = lock
+        self.replicaID = replicaID
+        self.replicaName = replicaName
+        self.maxClockSkew = options.maxClockSkew
+        self.lockTimeout = options.lockTimeout
+        self.clock = options.clock
+        self.logger = Logger(label: "margin.store")
+    }
+
+    /// Settings a caller may change; the defaults suit the CLI.
+    public struct Options: Sendable {
+        public var maxClockSkew: TimeInterval = 300
+        public var lockTimeout: TimeInterval = 10
+        public var clock: @Sendable () -> Date = { Date() }
+        public init() {}
+    }
+
+    /// Creates a new store at `path` (its folder too) with a new replica identity.
+    /// - Throws: `StoreError.alreadyInitialized` when a Margin store is already there.
+    public static func create(at path: String, name: String, options: Options = Options()) throws -> Store {
+        let name = try validatedName(name)
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if FileManager.default.fileExists(atPath: path) {
+            let existing = try open(at: path, options: options)
+            throw StoreError.alreadyInitialized(path: path, name: existing.replicaName)
+        }
+        let lock = try ProcessLock(path: path + ".lock")
+        let pool = try lock.withLock(timeout: options.lockTimeout, storePath: path) {
+            let pool = try DatabasePool(path: path, configuration: configuration())
+            try Migrations.migrator.migrate(pool)
+            try pool.write { db in try initializeIdentity(db, name: name, clock: options.clock) }
+            return pool
+        }
+        return try load(path: path, writer: pool, lock: lock, options: options)
+    }
+
+    /// Opens the store at `path`.
+    /// - Throws: `StoreError.notInitialized` when there is none, `.notAMarginStore`, `.newerSchema`.
+    public static func open(at path: String, options: Options = Options()) throws -> Store {
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError.notInitialized(path: path) }
+        try checkHeader(path: path)
+        let lock = try ProcessLock(path: path + ".lock")
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration())
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw StoreError.notAMarginStore(path: path)
+        }
+        try pool.read { db in try checkSchema(db, path: path) }
+        if try pool.read({ db in try !Migrations.migrator.hasCompletedMigrations(db) }) {
+            try lock.withLock(timeout: options.lockTimeout, storePath: path) {
+                try Migrations.migrator.migrate(pool)
+            }
+        }
+        return try load(path: path, writer: pool, lock: lock, options: options)
+    }
+
+    /// A store in memory, for tests and benchmarks.
+    public static func inMemory(name: String = "test", replicaID: String? = nil, options: Options = Options()) throws
+        -> Store
+    {
+        let queue = try DatabaseQueue(configuration: configuration())
+        try Migrations.migrator.migrate(queue)
+        try queue.write { db in
+            try initializeIdentity(db, name: name, clock: options.clock, replicaID: replicaID)
+        }
+        return try load(path: nil, writer: queue, lock: nil, options: options)
+    }
+
+    private static func configuration() -> Configuration {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.foreignKeysEnabled = true
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        return config
+    }
+
+    /// Refuses files that are not SQLite before GRDB touches them.
+    private static func checkHeader(path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StoreError.invalidArgument("cannot read \(path): permission denied or not a file")
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        if header.isEmpty { throw StoreError.notAMarginStore(path: path) }
+        if header != Data("SQLite format 3\0".utf8) { throw StoreError.notAMarginStore(path: path) }
+    }
+
+    private static func checkSchema(_ db: Database, path: String) throws {
+        guard try db.tableExists("grdb_migrations") else { throw StoreError.notAMarginStore(path: path) }
+        let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+        let known = Set(Migrations.embedded.map(\.name))
+        guard applied.contains(where: { known.contains($0) }) else { throw StoreError.notAMarginStore(path: path) }
+        if try Migrations.migrator.hasBeenSuperseded(db) {
+            let found = applied.compactMap { Int($0.prefix(4)) }.max() ?? 0
+            throw StoreError.newerSchema(path: path, found: found, supported: schemaVersion)
+        }
+    }
+
+    private static func validatedName(_ name: String) throws -> String {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 64, !trimmed.contains(where: { $0.isNewline }) else {
+            throw StoreError.invalidArgument("a replica name is 1 to 64 characters on one line, like laptop-a")
+        }
+        return trimmed
+    }
+
+    private static func initializeIdentity(
+        _ db: Database, name: String, clock: @escaping @Sendable () -> Date, replicaID: String? = nil
+    ) throws {
+        let id = replicaID ?? UUID().uuidString.lowercased()
+        try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('replica_id', ?), ('replica_name', ?), ('hlc', '0')",
+                       arguments: [id, name])
+        // The replica announces its name as a change, so every peer can show who wrote what.
+        var context = try WriteContext(db: db, replicaID: id, clock: clock)
+        try context.write(.replica, id, "name", .string(name))
+        try context.finish()
+    }
+
+    private static func load(
+        path: String?, writer: any DatabaseWriter, lock: ProcessLock?, options: Options
+    ) throws -> Store {
+        let (id, name) = try writer.read { db -> (String?, String?) in
+            (try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'replica_id'"),
+             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'replica_name'"))
+        }
+        guard let id, let name else { throw StoreError.notAMarginStore(path: path ?? ":memory:") }
+        return Store(path: path, writer: writer, lock: lock, replicaID: id, replicaName: name, options: options)
+    }
+
+    /// Runs `body` in one write transaction, under the cross-process lock: all of it commits or none.
+    func write<T>(_ body: (inout WriteContext) throws -> T) throws -> T {
+        func transaction() throws -> T {
+            try writer.write { db in
+                var context = try WriteContext(db: db, replicaID: replicaID, clock: clock)
+                let result = try body(&context)
+                try context.finish()
+                return result
+            }
+        }
+        guard let lock else { return try transaction() }
+        return try lock.withLock(timeout: lockTimeout, storePath: path ?? "", transaction)
+    }
+
+    /// Runs `body` with a read-only, consistent view of the store.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try writer.read(body)
+    }
+}

@@ -1,0 +1,2 @@
+import MarginStore
+public enum MarginSyncVersion { public static let protocolVersion = 1 }

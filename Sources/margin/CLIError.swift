@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import MarginStore
+
+/// Exit codes, stable for scripts (README, "Exit codes").
+enum ExitStatus {
+    static let failure: Int32 = 1
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let temporary: Int32 = 75
+}
+
+/// A runtime error: one line on stderr, a documented exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var code: Int32
+
+    var description: String { message }
+
+    static func wrap(_ error: any Error) -> CLIError {
+        switch error {
+        case let error as CLIError:
+            return error
+        case let error as StoreError:
+            if case .locked = error { return CLIError(message: "margin: \(error)", code: ExitStatus.temporary) }
+            return CLIError(message: "margin: \(error)", code: ExitStatus.failure)
+        case let error as ImportError:
+            return CLIError(message: "margin: \(error.message)", code: ExitStatus.dataError)
+        default:
+            return CLIError(message: "margin: \(error.localizedDescription)", code: ExitStatus.failure)
+        }
+    }
+}

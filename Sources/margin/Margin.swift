@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import MarginStore
+
+@main
+struct Margin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "margin",
+        abstract: "Offline-first annotated news: import, highlight, note, tag, search, export — and sync.",
+        discussion: """
+            The store is --store PATH, else $MARGIN_STORE, else $XDG_DATA_HOME/margin/store.sqlite \
+            (~/.local/share/margin/store.sqlite). Create it with `margin init --name NAME`.
+            Exit codes: 0 success, 1 failure, 64 usage error, 65 bad input data, 75 store busy (retry later).
+            """,
+        version: "0.1.0",
+        subcommands: [
+            InitCommand.self, ImportCommand.self, ListCommand.self, ShowCommand.self, SearchCommand.self,
+            HighlightCommand.self, NoteCommand.self, TagCommand.self, UntagCommand.self, RemoveCommand.self,
+            AnnotationsCommand.self, LogCommand.self, ExportCommand.self,
+        ]
+    )
+
+    /// `margin --store PATH CMD …` is accepted too: a global option before the subcommand moves after it.
+    static func hoistGlobalOptions(_ arguments: [String]) -> [String] {
+        var globals: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if first == "--store", rest.count >= 2 {
+                globals += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if first.hasPrefix("--store=") {
+                globals.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        guard !globals.isEmpty, let command = rest.first else { return arguments }
+        return [command] + globals + Array(rest.dropFirst())
+    }
+
+    static func main() {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(hoistGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            exit(withError: error)  // help, version, usage errors (exit 64)
+        }
+        do {
+            try command.run()
+        } catch let error as ValidationError {
+            exit(withError: error)
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch {
+            let failure = CLIError.wrap(error)
+            FileHandle.standardError.write(Data((failure.message + "\n").utf8))
+            Foundation.exit(failure.code)
+        }
+    }
+}
