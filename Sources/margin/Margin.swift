@@ -16,7 +16,7 @@ struct Margin: ParsableCommand {
         subcommands: [
             InitCommand.self, ImportCommand.self, ListCommand.self, ShowCommand.self, SearchCommand.self,
             HighlightCommand.self, NoteCommand.self, TagCommand.self, UntagCommand.self, RemoveCommand.self,
-            AnnotationsCommand.self, LogCommand.self, ExportCommand.self,
+            AnnotationsCommand.self, LogCommand.self, ExportCommand.self, ConflictsCommand.self, ResolveCommand.self,
         ]
     )
 

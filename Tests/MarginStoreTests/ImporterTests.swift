@@ -58,7 +58,9 @@ private func expectNormalizedBody(_ body: String, sourceLocation: SourceLocation
     #expect(body == body.trimmingCharacters(in: .whitespacesAndNewlines), sourceLocation: sourceLocation)
     #expect(body == body.precomposedStringWithCanonicalMapping, sourceLocation: sourceLocation)
     for line in body.split(separator: "\n") {
-        #expect(line.last?.isWhitespace != true, "trailing whitespace in \(line.debugDescription)", sourceLocation: sourceLocation)
+        #expect(
+            line.last?.isWhitespace != true, "trailing whitespace in \(line.debugDescription)",
+            sourceLocation: sourceLocation)
     }
 }
 
@@ -131,7 +133,8 @@ struct PlainTextImporterTests {
     }
 
     @Test func bylineNamingAnAgencySetsTheSource() throws {
-        let text = "Storm hits coast\n\nMarch 3, 2022 2:05 p.m. KST By Jane Smith, Reuters\n\nThe storm arrived at dawn.\n"
+        let text =
+            "Storm hits coast\n\nMarch 3, 2022 2:05 p.m. KST By Jane Smith, Reuters\n\nThe storm arrived at dawn.\n"
         let article = try parseOne(text, .text)
         #expect(article.byline == "Jane Smith")
         #expect(article.source == "Reuters")
@@ -140,7 +143,8 @@ struct PlainTextImporterTests {
 
     @Test func captionNeedsBodyAfterIt() throws {
         // Given a story whose only paragraph ends with an agency credit
-        let text = "Short item\nMay 2, 2020 - 10:00 By Yonhap\nThe ministry said it will announce the result later. (Yonhap)\n"
+        let text =
+            "Short item\nMay 2, 2020 - 10:00 By Yonhap\nThe ministry said it will announce the result later. (Yonhap)\n"
         // When it is imported, then that paragraph is the body, not a caption
         let article = try parseOne(text, .text)
         #expect(article.caption == nil)
@@ -166,7 +170,8 @@ struct PlainTextImporterTests {
     }
 
     @Test func lineAfterDatelineWithoutCreditIsBody() throws {
-        let text = "Title here\nMarch 17, 2021 - 09:15 By Yonhap\nFirst paragraph (with an aside) continues.\n\nSecond.\n"
+        let text =
+            "Title here\nMarch 17, 2021 - 09:15 By Yonhap\nFirst paragraph (with an aside) continues.\n\nSecond.\n"
         let article = try parseOne(text, .text)
         #expect(article.caption == nil)
         #expect(article.body.hasPrefix("First paragraph (with an aside) continues."))
@@ -200,15 +205,16 @@ struct PlainTextImporterTests {
         #expect(error?.message.hasPrefix("empty article") == true)
     }
 
-    @Test(arguments: [
-        ("March 17, 2021 - 09:15 By Yonhap", "2021-03-17T09:15", "Yonhap"),
-        ("Friday, January 4, 2019", "2019-01-04", nil),
-        ("Saturday, January 5, 2019\u{A0} ", "2019-01-05", nil),
-        ("17 March 2021 14:05 KST", "2021-03-17T14:05", nil),
-        ("Published: Sept. 3, 2020 at 9:07 a.m.", "2020-09-03T09:07", nil),
-        ("2021-03-17 09:15", "2021-03-17T09:15", nil),
-        ("Mar. 17, 2021 12:30 p.m. By Kim Tong-hyung", "2021-03-17T12:30", "Kim Tong-hyung"),
-    ] as [(String, String, String?)])
+    @Test(
+        arguments: [
+            ("March 17, 2021 - 09:15 By Yonhap", "2021-03-17T09:15", "Yonhap"),
+            ("Friday, January 4, 2019", "2019-01-04", nil),
+            ("Saturday, January 5, 2019\u{A0} ", "2019-01-05", nil),
+            ("17 March 2021 14:05 KST", "2021-03-17T14:05", nil),
+            ("Published: Sept. 3, 2020 at 9:07 a.m.", "2020-09-03T09:07", nil),
+            ("2021-03-17 09:15", "2021-03-17T09:15", nil),
+            ("Mar. 17, 2021 12:30 p.m. By Kim Tong-hyung", "2021-03-17T12:30", "Kim Tong-hyung"),
+        ] as [(String, String, String?)])
     func datelinesParse(line: String, iso: String, byline: String?) throws {
         let dateline = try #require(Dateline(line))
         #expect(dateline.iso == iso)
@@ -380,7 +386,9 @@ struct HTMLImporterTests {
                 Closing words
                 """
         )
-        for chrome in ["Home", "Site banner", "Related", "Copyright", "Enable JavaScript", "not text", "By Jane", "color"] {
+        for chrome in [
+            "Home", "Site banner", "Related", "Copyright", "Enable JavaScript", "not text", "By Jane", "color",
+        ] {
             #expect(!article.body.contains(chrome), "\(chrome) leaked into the body")
         }
         expectNormalizedBody(article.body)
@@ -392,7 +400,8 @@ struct HTMLImporterTests {
     }
 
     @Test func titleFallsBackToTitleTagThenH1() throws {
-        let titled = try parseOne("<html><head><title>Page &quot;title&quot;</title></head><body><p>Text</p></body></html>", .html)
+        let titled = try parseOne(
+            "<html><head><title>Page &quot;title&quot;</title></head><body><p>Text</p></body></html>", .html)
         #expect(titled.title == "Page \"title\"")
         let headed = try parseOne("<body><main><h1>Main headline</h1><p>Text</p></main></body>", .html)
         #expect(headed.title == "Main headline")
@@ -448,7 +457,9 @@ struct HTMLImporterTests {
     }
 
     @Test func pageWithoutTextIsAnEmptyArticle() {
-        let error = importError { _ = try parse("<html><head><title>T</title></head><body><nav>x</nav></body></html>", .html) }
+        let error = importError {
+            _ = try parse("<html><head><title>T</title></head><body><nav>x</nav></body></html>", .html)
+        }
         #expect(error?.message == "empty article: no body text")
         let untitled = importError { _ = try parse("<p>Text but no title anywhere</p>", .html) }
         #expect(untitled?.message.hasPrefix("empty article: no title") == true)
@@ -503,8 +514,10 @@ struct JSONImporterTests {
     }
 
     @Test(arguments: [
-        (#"[{"title": "A", "body": "a"}, {"title": "B", "body": "b"}, {"title": "C", "body": "c"}, {"title": "D"}]"#,
-         "JSON article at index 3 has no 'body' or 'text'"),
+        (
+            #"[{"title": "A", "body": "a"}, {"title": "B", "body": "b"}, {"title": "C", "body": "c"}, {"title": "D"}]"#,
+            "JSON article at index 3 has no 'body' or 'text'"
+        ),
         (#"[{"title": "A", "body": "  \n "}]"#, "JSON article at index 0 has an empty body"),
         (#"[{"title": "", "body": "a"}]"#, "JSON article at index 0 has an empty title"),
         (#"[{"body": "a"}]"#, "JSON article at index 0 has no 'title'"),
@@ -532,7 +545,8 @@ struct JSONImporterTests {
 @Suite("CSV")
 struct CSVImporterTests {
     @Test func quotedFieldsDoubledQuotesNewlinesAndCRLF() throws {
-        let csv = "title,extra,text,url,date\r\n"
+        let csv =
+            "title,extra,text,url,date\r\n"
             + "\"Comma, title\",x,\"He said \"\"hi\"\".\r\n\r\nSecond para.\",https://e.com/1,2019-01-04\r\n"
             + "Plain,y,Body only,,\r\n"
         let articles = try parse(csv, .csv)
@@ -579,7 +593,9 @@ struct CSVImporterTests {
     }
 
     @Test func headerOnlyAndEmptyInputs() {
-        #expect(importError { _ = try parse("url,date,title,text\n", .csv) }?.message == "CSV has a header but no article rows")
+        #expect(
+            importError { _ = try parse("url,date,title,text\n", .csv) }?.message
+                == "CSV has a header but no article rows")
         #expect(importError { _ = try parse("", .csv) }?.message.hasPrefix("CSV is empty") == true)
     }
 
@@ -676,13 +692,4 @@ struct ArticleImporterTests {
     func everyFormatHasARawValue(format: ImportFormat) {
         #expect(ImportFormat(rawValue: format.rawValue) == format)
     }
-}
-
-@Test func zzDump() throws {
-    let a = try ArticleImporter.parse(try Data(contentsOf: wikinewsCSV), format: .csv, filename: nil)
-    print("DUMP", a[1].title, a[1].publishedAt ?? "-", a[1].body.prefix(600).debugDescription)
-    print("DUMP leading-space lines:", a.flatMap { $0.body.split(separator: "\n") }.filter { $0.first?.isWhitespace == true }.prefix(5))
-    print("DUMP nbsp count:", a.filter { $0.body.contains("\u{A0}") }.count)
-    let s = try ArticleImporter.parse(try seedStory(), format: .text, filename: nil)[0]
-    print("DUMP", s.caption ?? "-")
 }

@@ -156,13 +156,15 @@ struct ThreeWayMergeTests {
             "今天天气很好", "👨‍👩‍👧 family 🇫🇷 flag 1️⃣ keycap", "e\u{301}\u{302} stacked", "\u{301}leading mark",
         ]
         for text in texts {
-            let bytes = TextTokenizer.tokens(of: text).flatMap { $0 }
+            let bytes = ThreeWayMerge.Tokenizer.tokens(of: text).flatMap { $0 }
             #expect(bytes == Array(text.utf8))
         }
     }
 
     @Test func tokenizerSplitsWordsFromSeparators() {
-        let tokens = TextTokenizer.tokens(of: "Hello,  world\nbye").map { String(decoding: $0, as: UTF8.self) }
+        let tokens = ThreeWayMerge.Tokenizer.tokens(of: "Hello,  world\nbye").map {
+            String(decoding: $0, as: UTF8.self)
+        }
         #expect(tokens == ["Hello", ",", "  ", "world", "\n", "bye"])
     }
 
@@ -171,7 +173,7 @@ struct ThreeWayMergeTests {
         for _ in 0..<500 {
             let x = (0..<Int.random(in: 0...25, using: &random)).map { _ in Int32.random(in: 0...3, using: &random) }
             let y = (0..<Int.random(in: 0...25, using: &random)).map { _ in Int32.random(in: 0...3, using: &random) }
-            guard let hunks = MyersDiff.hunks(from: x, to: y, maxWork: .max) else {
+            guard let hunks = ThreeWayMerge.MyersDiff.hunks(from: x, to: y, maxWork: .max) else {
                 Issue.record("diff gave up on \(x) → \(y)")
                 continue
             }
@@ -192,10 +194,10 @@ struct ThreeWayMergeTests {
     @Test func diffGivesUpPastItsWorkBudget() {
         let x = (0..<2000).map { Int32($0) }
         let y = (0..<2000).map { Int32($0 + 5000) }
-        #expect(MyersDiff.hunks(from: x, to: y, maxWork: 10_000) == nil)
+        #expect(ThreeWayMerge.MyersDiff.hunks(from: x, to: y, maxWork: 10_000) == nil)
         #expect(
-            MyersDiff.hunks(from: x, to: y, maxWork: .max) == [
-                Hunk(baseStart: 0, baseEnd: 2000, sideStart: 0, sideEnd: 2000)
+            ThreeWayMerge.MyersDiff.hunks(from: x, to: y, maxWork: .max) == [
+                ThreeWayMerge.Hunk(baseStart: 0, baseEnd: 2000, sideStart: 0, sideEnd: 2000)
             ])
     }
 
@@ -234,7 +236,10 @@ struct ThreeWayMergeTests {
 
             let ab = ThreeWayMerge.merge(base: baseText, aText, bText)
             let ba = ThreeWayMerge.merge(base: baseText, bText, aText)
-            #expect(ab.map { Array($0.utf8) } == ba.map { Array($0.utf8) }, "seed \(seed)")
+            #expect(
+                ab.map { Array($0.utf8) } == ba.map { Array($0.utf8) },
+                "seed \(seed): \(String(describing: ab)) vs \(String(describing: ba))"
+            )
             guard let merged = ab else {
                 conflicts += 1
                 continue
@@ -325,7 +330,7 @@ private struct RandomNote {
 }
 
 /// A small seeded generator, so a failing case can be replayed from the seed it prints.
-struct SplitMix64: RandomNumberGenerator {
+private struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
     init(seed: UInt64) {

@@ -76,15 +76,17 @@ public enum ArticleImporter {
         }
         let lower = trimmed.lowercased()
         if lower.hasPrefix("<!doctype html") || lower.hasPrefix("<html")
-            || (lower.hasPrefix("<") && ["<body", "<article", "<p>", "<p ", "<div", "<head"].contains(where: lower.contains))
+            || (lower.hasPrefix("<")
+                && ["<body", "<article", "<p>", "<p ", "<div", "<head"].contains(where: lower.contains))
         {
             return .html
         }
         let lines = trimmed.split(separator: "\n", omittingEmptySubsequences: false)
         if let header = lines.first {
-            let columns = Set(header.split(separator: ",").map {
-                $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).lowercased()
-            })
+            let columns = Set(
+                header.split(separator: ",").map {
+                    $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).lowercased()
+                })
             if columns.contains("title") && columns.contains("text") { return .csv }
         }
         if trimmed.hasPrefix("---\n") || lines.contains(where: { $0.hasPrefix("# ") || $0.hasPrefix("## ") })
@@ -169,9 +171,7 @@ public enum ArticleImporter {
         article.caption = nonEmpty(article.caption)
         article.publishedAt = nonEmpty(article.publishedAt)
         if article.title.isEmpty {
-            throw ImportError(
-                location.map { "\($0) has an empty title" } ?? "empty article: no title; give it a headline as its first line"
-            )
+            throw ImportError(location.map { "\($0) has an empty title" } ?? "empty article: no title")
         }
         if article.body.isEmpty {
             throw ImportError(location.map { "\($0) has an empty body" } ?? "empty article: no body text")

@@ -39,7 +39,8 @@ enum CSVImporter {
             let date = Dateline.iso(from: field(dateColumn)) ?? datelineDate
             articles.append(
                 try ArticleImporter.finish(
-                    ImportedArticle(url: field(urlColumn), title: field(titleColumn) ?? "", publishedAt: date, body: body),
+                    ImportedArticle(
+                        url: field(urlColumn), title: field(titleColumn) ?? "", publishedAt: date, body: body),
                     location: location
                 )
             )
@@ -126,7 +127,8 @@ enum CSVImporter {
             }
         }
         if inQuotes {
-            throw ImportError("CSV has an unterminated quoted field starting on line \(quoteLine); close the quote with \"")
+            throw ImportError(
+                "CSV has an unterminated quoted field starting on line \(quoteLine); close the quote with \"")
         }
         if fields.isEmpty == false || field.isEmpty == false { endRecord() }
         return records

@@ -79,8 +79,12 @@ enum HTMLImporter {
         var index = 0
         var textStart = 0
 
-        func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") }
-        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0C || byte == 0x0D }
+        func isLetter(_ byte: UInt8) -> Bool {
+            (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
+        }
+        func isSpace(_ byte: UInt8) -> Bool {
+            byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0C || byte == 0x0D
+        }
         func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
         func flushText(upTo end: Int) {
             if end > textStart { tokens.append(.text(string(textStart..<end))) }
@@ -151,7 +155,8 @@ enum HTMLImporter {
                         continue
                     }
                     let nameStart = i
-                    while i < bytes.count, !isSpace(bytes[i]), bytes[i] != UInt8(ascii: "="), bytes[i] != UInt8(ascii: ">"),
+                    while i < bytes.count, !isSpace(bytes[i]), bytes[i] != UInt8(ascii: "="),
+                        bytes[i] != UInt8(ascii: ">"),
                         !(bytes[i] == UInt8(ascii: "/") && i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: ">"))
                     {
                         i += 1
@@ -297,7 +302,8 @@ enum HTMLImporter {
         }
         meta.title = ArticleImporter.nonEmpty(ogTitle) ?? pageTitle ?? nil
         meta.url = ArticleImporter.nonEmpty(canonical) ?? ArticleImporter.nonEmpty(ogURL)
-        meta.byline = ArticleImporter.nonEmpty(metaAuthor) ?? ArticleImporter.nonEmpty(relAuthor)
+        meta.byline =
+            ArticleImporter.nonEmpty(metaAuthor) ?? ArticleImporter.nonEmpty(relAuthor)
             ?? ArticleImporter.nonEmpty(classByline)
         meta.published = publishedMeta ?? timeDatetime
         if meta.language == nil, let locale = ogLocale {
@@ -362,7 +368,8 @@ enum HTMLImporter {
             index += 1
             switch token {
             case .start(let name, let attributes, let selfClosing):
-                let special = droppedElements.contains(name) || isByline(attributes) || attributes["hidden"] != nil
+                let special =
+                    droppedElements.contains(name) || isByline(attributes) || attributes["hidden"] != nil
                     || name == "figcaption" || (name == "h1" && !skippedHeading && title != nil)
                 let end = special ? matchingEnd(tokens, from: index - 1) : nil
                 // An unclosed <header> would swallow the page: drop only elements that end.
@@ -378,7 +385,8 @@ enum HTMLImporter {
                 }
                 // The headline repeated at the top of the article is the title, not the body.
                 if name == "h1", !skippedHeading, let title, let end,
-                    ArticleImporter.normalizeLine(textContent(tokens, from: index - 1)) == ArticleImporter.normalizeLine(title)
+                    ArticleImporter.normalizeLine(textContent(tokens, from: index - 1))
+                        == ArticleImporter.normalizeLine(title)
                 {
                     skippedHeading = true
                     index = end + 1
@@ -456,7 +464,9 @@ enum HTMLImporter {
             let hex = rest.first == "x" || rest.first == "X"
             if hex { rest = rest.dropFirst() }
             let digits = rest.prefix(while: { hex ? $0.isHexDigit : $0.isASCII && $0.isNumber })
-            guard digits.isEmpty == false, digits.count <= 8, var value = UInt32(digits, radix: hex ? 16 : 10) else { return nil }
+            guard digits.isEmpty == false, digits.count <= 8, var value = UInt32(digits, radix: hex ? 16 : 10) else {
+                return nil
+            }
             var end = digits.endIndex
             if end < text.endIndex, text[end] == ";" { end = text.index(after: end) }
             // As browsers do: C1 controls are Windows-1252 (&#146; is ’); the rest out of range is U+FFFD.

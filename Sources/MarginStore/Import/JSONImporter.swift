@@ -62,7 +62,8 @@ enum JSONImporter {
                     } else if let name = (item as? [String: Any])?["name"] as? String {
                         names.append(name)
                     } else {
-                        throw ImportError("\(place): '\(key)' must be a name, a list of names or an object with a 'name'")
+                        throw ImportError(
+                            "\(place): '\(key)' must be a name, a list of names or an object with a 'name'")
                     }
                 }
                 return names.joined(separator: ", ")

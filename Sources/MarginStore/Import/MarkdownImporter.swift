@@ -100,7 +100,8 @@ enum MarkdownImporter {
     private static func unquote(_ value: String) -> String {
         for quote in ["\"", "'"] where value.count >= 2 && value.hasPrefix(quote) && value.hasSuffix(quote) {
             let inner = String(value.dropFirst().dropLast())
-            return quote == "'" ? inner.replacingOccurrences(of: "''", with: "'") : inner.replacingOccurrences(of: "\\\"", with: "\"")
+            return quote == "'"
+                ? inner.replacingOccurrences(of: "''", with: "'") : inner.replacingOccurrences(of: "\\\"", with: "\"")
         }
         return value
     }
@@ -161,7 +162,9 @@ enum MarkdownImporter {
             } else if let fence = try? #/^\s{0,3}(?<fence>`{3,}|~{3,})/#.prefixMatch(in: line) {
                 flush()
                 open = .code(fence: String(fence.output.fence), lines: [])
-            } else if let heading = try? #/^\s{0,3}(?<marks>#{1,6})(?:\s+(?<text>.*?))?(?:\s+#+)?\s*$/#.wholeMatch(in: line) {
+            } else if let heading = try? #/^\s{0,3}(?<marks>#{1,6})(?:\s+(?<text>.*?))?(?:\s+#+)?\s*$/#.wholeMatch(
+                in: line)
+            {
                 flush()
                 let text = stripInline(String(heading.output.text ?? ""))
                 if text.trimmed().isEmpty == false {
@@ -263,7 +266,9 @@ enum MarkdownImporter {
 
         var restored = String.UnicodeScalarView()
         for scalar in result.unicodeScalars {
-            if scalar.value >= escapeBase, scalar.value < escapeBase + 128, let original = Unicode.Scalar(scalar.value - escapeBase) {
+            if scalar.value >= escapeBase, scalar.value < escapeBase + 128,
+                let original = Unicode.Scalar(scalar.value - escapeBase)
+            {
                 restored.append(original)
             } else {
                 restored.append(scalar)

@@ -16,7 +16,9 @@ import Foundation
 /// Without a dateline, the first line is the title and the rest is the body.
 enum PlainTextImporter {
     static func parse(_ text: String) throws(ImportError) -> ImportedArticle {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.trimmingTrailingWhitespace()) }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            String($0.trimmingTrailingWhitespace())
+        }
         var index = 0
 
         func skipBlankLines() {
@@ -70,7 +72,8 @@ enum PlainTextImporter {
 
         let body = lines[index...].joined(separator: "\n")
         return try ArticleImporter.finish(
-            ImportedArticle(title: title, byline: byline, source: source, publishedAt: publishedAt, body: body, caption: caption),
+            ImportedArticle(
+                title: title, byline: byline, source: source, publishedAt: publishedAt, body: body, caption: caption),
             location: nil
         )
     }
@@ -118,7 +121,8 @@ struct Dateline {
     init?(_ line: String) {
         let line = line.trimmed()
         guard line.count <= 160 else { return nil }
-        let regex = #/
+        let regex =
+            #/
             (?i)^
             (?:(?:published|updated|posted|date|dateline)\s*:?\s*)?
             (?:(?:mon|tue|tues|wed|wednes|thu|thur|thurs|fri|sat|satur|sun)(?:day)?\.?,?\s+)?
@@ -150,7 +154,8 @@ struct Dateline {
         } else {
             return nil
         }
-        guard let year, let month, let day, (1...12).contains(month), (1...Dateline.days(in: month, of: year)).contains(day)
+        guard let year, let month, let day, (1...12).contains(month),
+            (1...Dateline.days(in: month, of: year)).contains(day)
         else { return nil }
         var iso = String(format: "%04d-%02d-%02d", year, month, day)
         if let h = out.hour, let m = out.minute, var hour = Int(h), let minute = Int(m) {

@@ -117,9 +117,15 @@ extension Store {
         let id = try write { context -> String in
             let id = try resolveID(annotationRef, kinds: [.annotation], db: context.db).id
             let current = try fetchAnnotation(id, db: context.db)
-            let hasConflict = try Bool.fetchOne(
-                context.db, sql: "SELECT 1 FROM conflict WHERE entity_id = ? AND field = 'note'", arguments: [id]) ?? false
-            if current.note == (text.isEmpty ? nil : text), !hasConflict { return id }
+            // Writing over a conflict would bury the text another replica typed: settle it first.
+            if let conflict = try String.fetchOne(
+                context.db, sql: "SELECT id FROM conflict WHERE entity_id = ? AND field = 'note'", arguments: [id])
+            {
+                throw StoreError.invalidArgument(
+                    "the note of annotation \(id) has a conflict; see `margin conflicts` and settle it with "
+                        + "`margin resolve \(conflict.prefix(12)) --keep mine|theirs|TEXT` first")
+            }
+            if current.note == (text.isEmpty ? nil : text) { return id }
             try context.write(.annotation, id, "note", text.isEmpty ? .null : .string(text))
             return id
         }
