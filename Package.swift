@@ -48,7 +48,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MarginStoreTests",
-            dependencies: ["MarginStore"],
+            dependencies: ["MarginStore", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
