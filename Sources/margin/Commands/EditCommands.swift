@@ -145,15 +145,7 @@ struct ExportCommand: ParsableCommand {
         case "w3c":
             data = try W3CExporter.export(articles: selected, annotations: annotations)
         default:
-            struct Export: Encodable {
-                var articles: [ArticleJSON]
-                var annotations: [AnnotationJSON]
-            }
-            let sorted = selected.sorted { $0.id < $1.id }
-            data = try CanonicalJSON.encode(
-                Export(articles: sorted.map { ArticleJSON($0, withBody: true) },
-                       annotations: annotations.sorted { $0.id < $1.id }.map(AnnotationJSON.init)),
-                prettyPrinted: true) + Data("\n".utf8)
+            data = try store.exportJSON(articleIDs: ids.isEmpty ? nil : ids)
         }
         if let output {
             let url = URL(fileURLWithPath: GlobalOptions.expand(output))

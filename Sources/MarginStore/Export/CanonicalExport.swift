@@ -1,0 +1,90 @@
+import Foundation
+
+/// The `--json` shapes. They are a contract with users' scripts (README, "JSON output"): add
+/// fields, never rename or remove them.
+public struct ArticleJSON: Codable, Sendable, Equatable {
+    public var id: String
+    public var url: String?
+    public var title: String
+    public var byline: String?
+    public var source: String?
+    public var published_at: String?
+    public var language: String?
+    public var content_hash: String
+    public var tags: [String]
+    public var created: String
+    public var updated: String
+    public var body: String?
+    public var caption: String?
+    public var annotations: [AnnotationJSON]?
+
+    public init(_ a: Article, withBody: Bool = false, annotations: [Annotation]? = nil) {
+        id = a.id
+        url = a.url
+        title = a.title
+        byline = a.byline
+        source = a.source
+        published_at = a.publishedAt
+        language = a.language
+        content_hash = a.contentHash
+        tags = a.tags
+        created = a.createdAt.iso8601
+        updated = a.updatedAt.iso8601
+        body = withBody ? a.body : nil
+        caption = withBody ? a.caption : nil
+        self.annotations = annotations.map { $0.map(AnnotationJSON.init) }
+    }
+}
+
+public struct AnnotationJSON: Codable, Sendable, Equatable {
+    public var id: String
+    public var article_id: String
+    public var motivation: String
+    public var exact: String
+    public var prefix: String
+    public var suffix: String
+    public var start: Int
+    public var end: Int
+    public var note: String?
+    public var color: String?
+    public var tags: [String]
+    public var author: String
+    public var created: String
+    public var updated: String
+
+    public init(_ a: Annotation) {
+        id = a.id
+        article_id = a.articleID
+        motivation = a.motivation.rawValue
+        exact = a.target.exact
+        prefix = a.target.prefix
+        suffix = a.target.suffix
+        start = a.target.start
+        end = a.target.end
+        note = a.note
+        color = a.color
+        tags = a.tags
+        author = a.author
+        created = a.createdAt.iso8601
+        updated = a.updatedAt.iso8601
+    }
+}
+
+/// The canonical JSON export: the same state gives the same bytes on every replica.
+public struct CanonicalExport: Codable, Sendable, Equatable {
+    public var articles: [ArticleJSON]
+    public var annotations: [AnnotationJSON]
+}
+
+extension Store {
+    /// The canonical export of live articles (all, or those with the given ids) and their annotations.
+    public func exportJSON(articleIDs: [String]? = nil) throws -> Data {
+        var articles = try self.articles().sorted { $0.id < $1.id }
+        if let articleIDs { articles = articles.filter { articleIDs.contains($0.id) } }
+        let chosen = Set(articles.map(\.id))
+        let annotations = try self.annotations().filter { chosen.contains($0.articleID) }.sorted { $0.id < $1.id }
+        let export = CanonicalExport(
+            articles: articles.map { ArticleJSON($0, withBody: true) }, annotations: annotations.map(AnnotationJSON.init))
+        return try CanonicalJSON.encode(export, prettyPrinted: true) + Data("\n".utf8)
+    }
+}
