@@ -60,8 +60,7 @@ struct WriteContext {
 
     /// The dots of the live writes of one field, in dot order.
     func liveDots(_ id: String, _ field: String) throws -> [Dot] {
-        try Row.fetchAll(db, sql: "SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq",
-                         arguments: [id, field])
+        try rows("SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq", [id, field])
             .map { Dot(origin: $0[0], seq: $0[1]) }
     }
 
@@ -83,36 +82,46 @@ struct WriteContext {
         if change.hlc > hlc { hlc = change.hlc }
     }
 
+    // MARK: Statements
+
+    /// Runs a statement compiled once per connection: the engine runs the same few statements
+    /// for every change, and compiling them each time was its largest cost.
+    func exec(_ sql: String, _ arguments: StatementArguments = []) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
     // MARK: The engine
 
     /// Logs a change and updates the live writes of its field. The caller has checked that the
     /// change is new and in sequence.
     mutating func integrate(_ change: Change) throws {
         let supersedes = Self.encodeDots(change.supersedes)
-        try db.execute(
-            sql: """
+        try exec(
+            """
                 INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes, context)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-            arguments: [
+            [
                 change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID, change.field,
                 change.value.canonical, supersedes, change.context?.json.canonical,
             ])
         for dot in change.supersedes {
-            try db.execute(sql: "INSERT OR IGNORE INTO superseded(origin, seq) VALUES (?, ?)",
-                           arguments: [dot.origin, dot.seq])
-            try db.execute(sql: "DELETE FROM live WHERE origin = ? AND seq = ?", arguments: [dot.origin, dot.seq])
+            try exec("INSERT OR IGNORE INTO superseded(origin, seq) VALUES (?, ?)", [dot.origin, dot.seq])
+            try exec("DELETE FROM live WHERE origin = ? AND seq = ?", [dot.origin, dot.seq])
         }
-        let dead = try Bool.fetchOne(
-            db, sql: "SELECT 1 FROM superseded WHERE origin = ? AND seq = ?", arguments: [change.origin, change.seq])
-            ?? false
+        let dead = try !rows("SELECT 1 FROM superseded WHERE origin = ? AND seq = ?", [change.origin, change.seq])
+            .isEmpty
         if !dead {
-            try db.execute(
-                sql: """
+            try exec(
+                """
                     INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [
+                [
                     change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID,
                     change.field, change.value.canonical, supersedes,
                 ])
@@ -120,13 +129,13 @@ struct WriteContext {
         switch change.entity {
         case .article, .annotation:
             let table = change.entity.rawValue
-            try db.execute(
-                sql: """
+            try exec(
+                """
                     INSERT INTO \(table)(id, created_hlc, updated_hlc) VALUES (?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
                         updated_hlc = max(updated_hlc, excluded.updated_hlc)
                     """,
-                arguments: [change.entityID, change.hlc.rawValue, change.hlc.rawValue])
+                [change.entityID, change.hlc.rawValue, change.hlc.rawValue])
         case .replica:
             break
         }
@@ -140,12 +149,12 @@ struct WriteContext {
         }
         dirty = [:]
         for (origin, seq) in versions {
-            try db.execute(
-                sql: "INSERT INTO version(origin, seq) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq",
-                arguments: [origin, seq])
+            try exec(
+                "INSERT INTO version(origin, seq) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq",
+                [origin, seq])
         }
         versions = [:]
-        try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'hlc'", arguments: [String(hlc.rawValue)])
+        try exec("UPDATE meta SET value = ? WHERE key = 'hlc'", [String(hlc.rawValue)])
     }
 
     /// A live write of a field.
@@ -162,10 +171,8 @@ struct WriteContext {
     }
 
     func liveWrites(_ id: String, _ field: String) throws -> [LiveWrite] {
-        try Row.fetchAll(
-            db, sql: "SELECT origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ? AND field = ?",
-            arguments: [id, field]
-        ).map { row in
+        try rows("SELECT origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ? AND field = ?", [id, field])
+            .map { row in
             LiveWrite(
                 dot: Dot(origin: row[0], seq: row[1]), hlc: HLC(rawValue: row[2]), value: try JSONValue.parse(row[3]),
                 supersedes: try Self.decodeDots(row[4]))
@@ -196,8 +203,8 @@ struct WriteContext {
         guard bases.count == 1, let base = bases.first, base.count <= 1 else { return nil }
         var baseText = ""
         if let dot = base.first {
-            guard let text = try String.fetchOne(
-                db, sql: "SELECT value FROM change WHERE origin = ? AND seq = ?", arguments: [dot.origin, dot.seq])
+            guard let text = try rows("SELECT value FROM change WHERE origin = ? AND seq = ?", [dot.origin, dot.seq])
+                .first?[0] as String?
             else { return nil }  // the base has not arrived yet: a conflict until it does
             baseText = try JSONValue.parse(text).stringValue ?? ""
         }
@@ -221,9 +228,9 @@ struct WriteContext {
                 let tag = String(field.dropFirst(4))
                 let present = try liveWrites(key.id, field).contains { $0.value == .bool(true) }
                 if present {
-                    try db.execute(sql: "INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)", arguments: [key.id, tag])
+                    try exec("INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)", [key.id, tag])
                 } else {
-                    try db.execute(sql: "DELETE FROM tag WHERE entity_id = ? AND tag = ?", arguments: [key.id, tag])
+                    try exec("DELETE FROM tag WHERE entity_id = ? AND tag = ?", [key.id, tag])
                 }
                 continue
             }
@@ -234,17 +241,17 @@ struct WriteContext {
         switch key.entity {
         case .replica:
             if let name = assignments.first(where: { $0.column == "name" })?.value {
-                try db.execute(
-                    sql: "INSERT INTO replica(id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
-                    arguments: [key.id, name])
+                try exec(
+                    "INSERT INTO replica(id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+                    [key.id, name])
             }
             return
         case .article, .annotation:
             if !assignments.isEmpty {
                 let sets = assignments.map { "\"\($0.column)\" = ?" }.joined(separator: ", ")
-                try db.execute(
-                    sql: "UPDATE \(key.entity.rawValue) SET \(sets) WHERE id = ?",
-                    arguments: StatementArguments(assignments.map(\.value) + [key.id]))
+                try exec(
+                    "UPDATE \(key.entity.rawValue) SET \(sets) WHERE id = ?",
+                    StatementArguments(assignments.map(\.value) + [key.id]))
             }
             try checkDeleteConflict(key)
         }
@@ -256,27 +263,26 @@ struct WriteContext {
         let deletes = try liveWrites(key.id, "deleted")
         var concurrent = false
         if let winner = deletes.last, winner.value == .bool(true) {
-            let contextText = try String.fetchOne(
-                db, sql: "SELECT context FROM change WHERE origin = ? AND seq = ?",
-                arguments: [winner.dot.origin, winner.dot.seq])
+            let contextText = try rows(
+                "SELECT context FROM change WHERE origin = ? AND seq = ?", [winner.dot.origin, winner.dot.seq]
+            ).first?[0] as String?
             let context = try contextText.map { try JSONDecoder().decode(VersionVector.self, from: Data($0.utf8)) }
                 ?? VersionVector()
-            let edits = try Row.fetchAll(
-                db, sql: "SELECT origin, seq FROM live WHERE entity_id = ? AND field <> 'deleted'", arguments: [key.id])
+            let edits = try rows("SELECT origin, seq FROM live WHERE entity_id = ? AND field <> 'deleted'", [key.id])
             concurrent = edits.contains { row in !context.contains(Dot(origin: row[0], seq: row[1])) }
         }
         try recordConflict(key, field: "deleted", kind: "delete", present: concurrent)
     }
 
     private mutating func recordConflict(_ key: EntityKey, field: String, kind: String, present: Bool) throws {
-        let id = Self.conflictID(entityID: key.id, field: field, kind: kind)
         if present {
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO conflict(id, entity, entity_id, field, kind) VALUES (?, ?, ?, ?, ?)",
-                arguments: [id, key.entity.rawValue, key.id, field, kind])
+            let id = Self.conflictID(entityID: key.id, field: field, kind: kind)
+            try exec(
+                "INSERT OR IGNORE INTO conflict(id, entity, entity_id, field, kind) VALUES (?, ?, ?, ?, ?)",
+                [id, key.entity.rawValue, key.id, field, kind])
             if db.changesCount > 0 { conflictsRecorded += 1 }
         } else {
-            try db.execute(sql: "DELETE FROM conflict WHERE id = ?", arguments: [id])
+            try exec("DELETE FROM conflict WHERE entity_id = ? AND field = ? AND kind = ?", [key.id, field, kind])
         }
     }
 
