@@ -44,11 +44,15 @@ public struct LogEntry: Codable, Sendable, Equatable {
 
 extension Store {
     /// Finds the one record whose id starts with `ref`.
-    public func resolve(_ ref: String, kinds: Set<RecordKind>) throws -> ResolvedID {
-        try read { db in try resolveID(ref, kinds: kinds, db: db) }
+    public func resolve(_ ref: String, kinds: Set<RecordKind>, includeDeleted: Bool = false) throws -> ResolvedID {
+        try read { db in try resolveID(ref, kinds: kinds, includeDeleted: includeDeleted, db: db) }
     }
 
-    func resolveID(_ ref: String, kinds: Set<RecordKind>, db: Database) throws -> ResolvedID {
+    /// - Parameter includeDeleted: also match deleted articles and annotations (for the audit log).
+    func resolveID(_ ref: String, kinds: Set<RecordKind>, includeDeleted: Bool = false, db: Database) throws
+        -> ResolvedID
+    {
+        let live = includeDeleted ? "" : " AND deleted = 0"
         let prefix = ref.lowercased().trimmingCharacters(in: .whitespaces)
             .replacingOccurrences(of: "urn:uuid:", with: "")
         guard !prefix.isEmpty, prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
@@ -58,13 +62,13 @@ extension Store {
         let upper = prefix + "g"  // ids use 0-9, a-f and '-', all below 'g'
         if kinds.contains(.article) {
             found += try String.fetchAll(
-                db, sql: "SELECT id FROM article WHERE id >= ? AND id < ? AND title IS NOT NULL AND body IS NOT NULL LIMIT 11",
+                db, sql: "SELECT id FROM article WHERE id >= ? AND id < ? AND title IS NOT NULL AND body IS NOT NULL\(live) LIMIT 11",
                 arguments: [prefix, upper]
             ).map { ResolvedID(kind: .article, id: $0) }
         }
         if kinds.contains(.annotation) {
             found += try String.fetchAll(
-                db, sql: "SELECT id FROM annotation WHERE id >= ? AND id < ? AND article_id IS NOT NULL LIMIT 11",
+                db, sql: "SELECT id FROM annotation WHERE id >= ? AND id < ? AND article_id IS NOT NULL\(live) LIMIT 11",
                 arguments: [prefix, upper]
             ).map { ResolvedID(kind: .annotation, id: $0) }
         }

@@ -81,14 +81,18 @@ public final class Store: Sendable {
     public static func open(at path: String, options: Options = Options()) throws -> Store {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.notInitialized(path: path) }
         try checkHeader(path: path)
-        let lock = try ProcessLock(path: path + ".lock")
-        let pool: DatabasePool
+        // Check the file read-only first: opening a pool would switch someone else's database to WAL.
         do {
-            pool = try DatabasePool(path: path, configuration: configuration())
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            let probe = try DatabaseQueue(path: path, configuration: readOnly)
+            try probe.read { db in try checkSchema(db, path: path) }
+            try probe.close()
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
             throw StoreError.notAMarginStore(path: path)
         }
-        try pool.read { db in try checkSchema(db, path: path) }
+        let lock = try ProcessLock(path: path + ".lock")
+        let pool = try DatabasePool(path: path, configuration: configuration())
         if try pool.read({ db in try !Migrations.migrator.hasCompletedMigrations(db) }) {
             try lock.withLock(timeout: options.lockTimeout, storePath: path) {
                 try Migrations.migrator.migrate(pool)

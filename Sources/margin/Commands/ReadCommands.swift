@@ -146,7 +146,7 @@ struct LogCommand: ParsableCommand {
 
     func run() throws {
         let store = try global.openStore()
-        let entityID = try id.map { try store.resolve($0, kinds: [.article, .annotation]).id }
+        let entityID = try id.map { try store.resolve($0, kinds: [.article, .annotation], includeDeleted: true).id }
         let entries = try store.log(entityID: entityID, limit: limit)
         if output.json {
             struct Entry: Encodable {
