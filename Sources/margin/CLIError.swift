@@ -8,6 +8,7 @@ enum ExitStatus {
     static let usage: Int32 = 64
     static let dataError: Int32 = 65
     static let temporary: Int32 = 75
+    static let auth: Int32 = 77
 }
 
 /// A runtime error: one line on stderr, a documented exit code.

@@ -3,7 +3,7 @@ import Foundation
 import MarginStore
 
 @main
-struct Margin: ParsableCommand {
+struct Margin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "margin",
         abstract: "Offline-first annotated news: import, highlight, note, tag, search, export — and sync.",
@@ -17,6 +17,8 @@ struct Margin: ParsableCommand {
             InitCommand.self, ImportCommand.self, ListCommand.self, ShowCommand.self, SearchCommand.self,
             HighlightCommand.self, NoteCommand.self, TagCommand.self, UntagCommand.self, RemoveCommand.self,
             AnnotationsCommand.self, LogCommand.self, ExportCommand.self, ConflictsCommand.self, ResolveCommand.self,
+            ServeCommand.self, TokenCommand.self, RemoteCommand.self, PushCommand.self, PullCommand.self,
+            SyncCommand.self, StatusCommand.self,
         ]
     )
 
@@ -35,11 +37,14 @@ struct Margin: ParsableCommand {
                 break
             }
         }
-        guard !globals.isEmpty, let command = rest.first else { return arguments }
-        return [command] + globals + Array(rest.dropFirst())
+        guard !globals.isEmpty, !rest.isEmpty else { return arguments }
+        // After the whole subcommand path (`token create …`): at the end, or before a `--`.
+        var tail = Array(rest)
+        tail.insert(contentsOf: globals, at: tail.firstIndex(of: "--") ?? tail.endIndex)
+        return tail
     }
 
-    static func main() {
+    static func main() async {
         var command: any ParsableCommand
         do {
             command = try parseAsRoot(hoistGlobalOptions(Array(CommandLine.arguments.dropFirst())))
@@ -47,14 +52,18 @@ struct Margin: ParsableCommand {
             exit(withError: error)  // help, version, usage errors (exit 64)
         }
         do {
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let error as ValidationError {
             exit(withError: error)
         } catch let error as ExitCode {
             exit(withError: error)
         } catch {
             let failure = CLIError.wrap(error)
-            FileHandle.standardError.write(Data((failure.message + "\n").utf8))
+            if !failure.message.isEmpty { FileHandle.standardError.write(Data((failure.message + "\n").utf8)) }
             Foundation.exit(failure.code)
         }
     }

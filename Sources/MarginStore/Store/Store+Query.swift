@@ -78,6 +78,12 @@ extension Store {
             ).map { ResolvedID(kind: .conflict, id: $0) }
         }
         if found.count == 1 { return found[0] }
+        if found.isEmpty, !includeDeleted {
+            // Name a deleted record as deleted rather than unknown.
+            if let deleted = try? resolveID(ref, kinds: kinds.subtracting([.conflict]), includeDeleted: true, db: db) {
+                throw StoreError.deleted(kind: deleted.kind.rawValue, id: deleted.id)
+            }
+        }
         if found.isEmpty {
             if kinds == [.article] { throw StoreError.invalidArgument("no article has an id starting with '\(ref)'; see `margin list`") }
             if kinds == [.annotation] {

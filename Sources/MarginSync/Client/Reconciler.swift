@@ -1,0 +1,110 @@
+import Foundation
+import MarginStore
+
+/// What one exchange with a remote did.
+public struct SyncReport: Codable, Sendable, Equatable {
+    public var remote: String
+    /// Changes the remote had not held, sent by us.
+    public var sent = 0
+    /// Changes we had not held, received from the remote.
+    public var received = 0
+    /// Conflicts that appeared here while applying what we received.
+    public var conflicts = 0
+    /// HTTP requests made (each one round trip).
+    public var requests = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    /// The remote's version vector at the end.
+    public var remoteVector = VersionVector()
+
+    public init(remote: String) { self.remote = remote }
+}
+
+/// Push and pull between a store and a remote, page by page.
+///
+/// Every page is applied atomically on the receiving side and acknowledged with the receiver's
+/// vector, so an interrupted sync resumes where the last acknowledged page ended: the next run
+/// starts from both vectors and nothing held is sent again. A sync with nothing to do is one
+/// request: `GET /v1/changes` answers no changes and the remote's vector, which says there is
+/// nothing to push.
+public struct Reconciler: Sendable {
+    public let store: Store
+    public let client: SyncClient
+    public var pageSize: Int
+    /// Attempts per request for temporary failures (network, 5xx), with exponential backoff.
+    public var attempts: Int
+    public var progress: (@Sendable (String) -> Void)?
+
+    public init(store: Store, client: SyncClient, pageSize: Int = SyncProtocol.defaultPageSize, attempts: Int = 4,
+                progress: (@Sendable (String) -> Void)? = nil) {
+        self.store = store
+        self.client = client
+        self.pageSize = pageSize
+        self.attempts = attempts
+        self.progress = progress
+    }
+
+    /// Exchanges changes with the remote.
+    /// - Throws: `SyncError` (network, auth, protocol) or `StoreError` (a refused batch, a busy store).
+    public func run(remote: String, push: Bool = true, pull: Bool = true) async throws -> SyncReport {
+        var report = SyncReport(remote: remote)
+        let before = client.stats
+        var remoteVector: VersionVector? = nil
+        if pull {
+            while true {
+                let vector = try store.versionVector()
+                let page = try await retrying { try await client.changes(after: vector, limit: pageSize) }
+                remoteVector = page.vector
+                if !page.changes.isEmpty {
+                    let applied = try store.apply(page.changes)
+                    report.received += applied.applied
+                    report.conflicts += applied.conflicts
+                    progress?("received \(report.received) changes")
+                }
+                if !page.more { break }
+            }
+        }
+        if push {
+            var remote: VersionVector
+            if let remoteVector { remote = remoteVector } else { remote = try await retrying { try await client.vector() } }
+            var lastGap: VersionVector? = nil
+            while true {
+                let page = try store.changes(after: remote, limit: pageSize)
+                if page.changes.isEmpty { break }
+                do {
+                    let answer = try await retrying { try await client.push(page.changes) }
+                    report.sent += answer.applied
+                    remote = answer.vector
+                    progress?("sent \(report.sent) changes")
+                } catch SyncError.gap(let vector) {
+                    // The remote moved (or restarted from an older copy): resend from its vector.
+                    guard vector != lastGap else { throw SyncError.gap(vector: vector) }
+                    lastGap = vector
+                    remote = vector
+                }
+            }
+            remoteVector = remote
+        }
+        let after = client.stats
+        report.requests = after.requests - before.requests
+        report.bytesSent = after.bytesSent - before.bytesSent
+        report.bytesReceived = after.bytesReceived - before.bytesReceived
+        report.remoteVector = remoteVector ?? VersionVector()
+        return report
+    }
+
+    /// Runs `body`, retrying temporary failures with exponential backoff (0.25 s, 0.5 s, 1 s, …).
+    func retrying<T>(_ body: () async throws -> T) async throws -> T {
+        var delay: UInt64 = 250_000_000
+        for attempt in 1... {
+            do {
+                return try await body()
+            } catch let error as SyncError where error.isTemporary && attempt < attempts {
+                progress?("retrying after: \(error)")
+                try await Task.sleep(nanoseconds: delay)
+                delay *= 2
+            }
+        }
+        fatalError("unreachable")
+    }
+}

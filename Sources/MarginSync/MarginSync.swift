@@ -1,2 +1,0 @@
-import MarginStore
-public enum MarginSyncVersion { public static let protocolVersion = 1 }

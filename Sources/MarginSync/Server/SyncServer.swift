@@ -1,0 +1,242 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MarginStore
+import NIOCore
+
+/// The request context of the sync server: the body limit, and the token name once authenticated.
+public struct SyncRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The name of the token the request presented, once the auth middleware accepted it.
+    public var tokenName: String?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    public var maxUploadSize: Int { SyncProtocol.maxBodyBytes }
+}
+
+/// An error answered as JSON (`ErrorResponse`) with its status.
+public struct SyncHTTPError: HTTPResponseError {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var vector: VersionVector?
+
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, vector: VersionVector? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.vector = vector
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = ErrorResponse(code: code, error: message, protocol: SyncProtocol.version, vector: vector)
+        var response = try SyncServer.json(body, status: status)
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"margin\"" }
+        return response
+    }
+}
+
+/// The HTTP server that exposes a store: `margin serve`.
+public enum SyncServer {
+    /// Builds the application; `run()`/`runService()` it, or test it with HummingbirdTesting.
+    /// - Parameters:
+    ///   - store: the replica to expose.
+    ///   - host: the address to listen on; non-loopback addresses need tokens (checked by the caller).
+    ///   - port: 0 for any free port.
+    public static func buildApplication(
+        store: Store, host: String = "127.0.0.1", port: Int = 8421, logger: Logger? = nil,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        var log = logger ?? Logger(label: "margin.serve")
+        if logger == nil { log.logLevel = .warning }
+        return Application(
+            router: buildRouter(store: store, loopbackOnly: isLoopback(host)),
+            configuration: .init(address: .hostname(host, port: port), serverName: "margin"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: log)
+    }
+
+    /// True for 127.0.0.0/8, ::1 and localhost.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// The routes of Schema/sync-api.yaml.
+    public static func buildRouter(store: Store, loopbackOnly: Bool = true) -> Router<SyncRequestContext> {
+        let router = Router(context: SyncRequestContext.self)
+        router.add(middleware: ProtocolMiddleware())
+        router.add(middleware: AuthMiddleware(store: store, loopbackOnly: loopbackOnly))
+        let api = SyncAPI(store: store)
+        router.get("/v1/health") { _, _ in try api.health() }
+        router.get("/v1/vector") { _, _ in try api.vector() }
+        router.get("/v1/changes") { request, _ in try api.changes(request) }
+        router.post("/v1/changes") { request, context in try await api.push(request, context: context) }
+        return router
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try WireJSON.encoder().encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[HTTPField.Name(SyncProtocol.versionHeader)!] = String(SyncProtocol.version)
+        headers[HTTPField.Name(SyncProtocol.schemaHeader)!] = String(SyncProtocol.changeSchema)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Refuses requests that declare another protocol or schema version.
+struct ProtocolMiddleware: RouterMiddleware {
+    typealias Context = SyncRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        for (header, ours, what) in [
+            (SyncProtocol.versionHeader, SyncProtocol.version, "protocol"),
+            (SyncProtocol.schemaHeader, SyncProtocol.changeSchema, "change schema"),
+        ] {
+            if let value = request.headers[HTTPField.Name(header)!], Int(value) != ours {
+                throw SyncHTTPError(
+                    .badRequest, code: "protocol_mismatch",
+                    "this server speaks Margin \(what) \(ours) but the request says \(value); "
+                        + "upgrade the older side so both speak the same version")
+            }
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Bearer tokens, looked up on every request so `token create`/`revoke` take effect at once.
+/// A server on loopback with no token configured is open to requests without a token (a single
+/// user's machine); once a token exists, or on any other address, every route but health needs
+/// one. A token that is presented is always checked.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = SyncRequestContext
+    let store: Store
+    let loopbackOnly: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        if request.uri.path == "/v1/health" { return try await next(request, context) }
+        let header = request.headers[.authorization]
+        // A presented token is always checked, so a revoked one is refused even on an open server.
+        let required = try header != nil || !loopbackOnly || store.hasTokens()
+        guard required else { return try await next(request, context) }
+        guard let header else {
+            throw SyncHTTPError(.unauthorized, code: "unauthorized",
+                                "this server needs a bearer token: send Authorization: Bearer TOKEN "
+                                    + "(margin remote add NAME URL --token-env VAR)")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+              let name = try store.authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        else {
+            throw SyncHTTPError(.unauthorized, code: "unauthorized",
+                                "the bearer token is not valid here (wrong or revoked); ask the server's owner "
+                                    + "for a token (margin token create NAME)")
+        }
+        var context = context
+        context.tokenName = name
+        return try await next(request, context)
+    }
+}
+
+/// The handlers, over a store.
+struct SyncAPI: Sendable {
+    let store: Store
+
+    func health() throws -> Response {
+        try SyncServer.json(HealthResponse(
+            status: "ok", protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema,
+            replicaID: store.replicaID, replicaName: store.replicaName))
+    }
+
+    func vector() throws -> Response {
+        try SyncServer.json(VectorResponse(
+            protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema, vector: try store.versionVector()))
+    }
+
+    func changes(_ request: Request) throws -> Response {
+        let query = request.uri.queryParameters
+        var after = VersionVector()
+        if let text = query["after"] {
+            guard let parsed = VersionVector(queryValue: String(text)) else {
+                throw SyncHTTPError(.badRequest, code: "bad_request",
+                                    "after must be a version vector as origin:seq,origin:seq")
+            }
+            after = parsed
+        }
+        var limit = SyncProtocol.defaultPageSize
+        if let text = query["limit"] {
+            guard let n = Int(String(text)), (1...SyncProtocol.maxBatch).contains(n) else {
+                throw SyncHTTPError(.badRequest, code: "bad_request",
+                                    "limit must be an integer from 1 to \(SyncProtocol.maxBatch)")
+            }
+            limit = n
+        }
+        // Read the vector first: every change it names is in this page or a later one.
+        let vector = try store.versionVector()
+        let page = try store.changes(after: after, limit: limit)
+        return try SyncServer.json(ChangesResponse(
+            protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema, changes: page.changes,
+            more: page.more, vector: vector))
+    }
+
+    func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let push: PushRequest
+        do {
+            push = try WireJSON.decoder().decode(PushRequest.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw SyncHTTPError(.badRequest, code: "bad_request", "the body is not a valid push: \(Self.describe(error))")
+        } catch {
+            throw SyncHTTPError(.badRequest, code: "bad_request", "the body is not JSON")
+        }
+        guard push.protocol == SyncProtocol.version, push.schema == SyncProtocol.changeSchema else {
+            throw SyncHTTPError(
+                .badRequest, code: "protocol_mismatch",
+                "this server speaks Margin protocol \(SyncProtocol.version) (change schema \(SyncProtocol.changeSchema)) "
+                    + "but the push says \(push.protocol) (\(push.schema)); upgrade the older side")
+        }
+        guard push.changes.count <= SyncProtocol.maxBatch else {
+            throw SyncHTTPError(.contentTooLarge, code: "too_large",
+                                "a push carries at most \(SyncProtocol.maxBatch) changes; send smaller batches")
+        }
+        do {
+            let report = try store.apply(push.changes)
+            return try SyncServer.json(PushResponse(
+                protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema, applied: report.applied,
+                duplicates: report.duplicates, conflicts: report.conflicts, vector: report.vector))
+        } catch let error as StoreError {
+            switch error {
+            case .gap:
+                throw SyncHTTPError(.conflict, code: "gap", error.description, vector: try store.versionVector())
+            case .clockSkew:
+                throw SyncHTTPError(.unprocessableContent, code: "clock_skew", error.description)
+            case .locked:
+                throw SyncHTTPError(.serviceUnavailable, code: "busy", error.description)
+            default:
+                throw SyncHTTPError(.unprocessableContent, code: "invalid_change", error.description)
+            }
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "\(path(context.codingPath)) should be \(type)"
+        case .valueNotFound(_, let context): return "\(path(context.codingPath)) is missing"
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is missing"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "malformed JSON" : "\(path(context.codingPath)) is invalid"
+        @unknown default: return "malformed"
+        }
+    }
+}
