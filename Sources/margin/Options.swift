@@ -18,7 +18,11 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func openStore() throws -> Store {
-        let store = try Store.open(at: storePath)
+        var options = Store.Options()
+        if let text = ProcessInfo.processInfo.environment["MARGIN_LOCK_TIMEOUT"], let seconds = Double(text), seconds >= 0 {
+            options.lockTimeout = seconds
+        }
+        let store = try Store.open(at: storePath, options: options)
         Output.store = store
         return store
     }

@@ -349,7 +349,7 @@ private func bodies(_ item: [String: Any]) throws -> [[String: Any]] {
 
     @Test func sha256MatchesKnownVectors() {
         func hex(_ text: String) -> String {
-            W3CExporter.SHA256.hash(Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+            SHA256.hash(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
         }
 
         #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

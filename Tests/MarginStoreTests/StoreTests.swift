@@ -220,6 +220,22 @@ import Testing
     }
 }
 
+@Suite struct NoteTests {
+    @Test func aNoteMakesAHighlightACommentAndBack() throws {
+        let store = try Store.inMemory()
+        let article = try store.importArticles([TestSupport.article(1)])[0]
+        let a = try store.highlight(articleRef: article.id, anchor: .quote(exact: "apples", prefix: nil, suffix: nil))
+        #expect(a.motivation == .highlighting)
+        #expect(try store.setNote(annotationRef: a.id, text: "a thought").motivation == .commenting)
+        let before = try TestSupport.count(store, "change")
+        try store.setNote(annotationRef: a.id, text: "a thought")  // unchanged: records nothing
+        #expect(try TestSupport.count(store, "change") == before)
+        let cleared = try store.setNote(annotationRef: a.id, text: "  ")
+        #expect(cleared.note == nil)
+        #expect(cleared.motivation == .highlighting)
+    }
+}
+
 @Suite struct TagAndDeleteTests {
     @Test func tagsAreASet() throws {
         let store = try Store.inMemory()

@@ -45,8 +45,8 @@ public enum MarkdownExporter {
     private static func section(heading article: Article, annotations: [Annotation]) -> String {
         var blocks = ["# " + oneLine(article.title, placeholder: "Untitled")]
         var metadata: [String] = []
-        if let byline = article.byline, !byline.isEmpty { metadata.append(oneLine(byline)) }
-        if let source = article.source, !source.isEmpty { metadata.append(oneLine(source)) }
+        if let byline = article.byline, !byline.isEmpty { metadata.append("By " + oneLine(byline)) }
+        if let source = article.source, !source.isEmpty, source != article.byline { metadata.append(oneLine(source)) }
         if let published = article.publishedAt, !published.isEmpty { metadata.append(oneLine(published)) }
         if let url = article.url, !url.isEmpty { metadata.append(link(url)) }
         if !metadata.isEmpty { blocks.append(metadata.joined(separator: " · ")) }

@@ -11,6 +11,9 @@ public enum TextAnchor {
     /// - Throws: `StoreError.positionOutOfRange` when the span is empty or outside the body.
     public static func target(in body: String, start: Int, end: Int, revision: String? = nil) throws -> TextTarget {
         let scalars = Array(body.unicodeScalars)
+        if start == end {
+            throw StoreError.invalidArgument("positions \(start)..<\(end) are an empty span; give --end greater than --start")
+        }
         guard start >= 0, end > start, end <= scalars.count else {
             throw StoreError.positionOutOfRange(start: start, end: end, length: scalars.count)
         }

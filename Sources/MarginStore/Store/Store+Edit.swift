@@ -127,6 +127,11 @@ extension Store {
             }
             if current.note == (text.isEmpty ? nil : text) { return id }
             try context.write(.annotation, id, "note", text.isEmpty ? .null : .string(text))
+            // A highlight with a note comments; without one it highlights again (W3C motivations).
+            let motivation: Motivation? = text.isEmpty
+                ? (current.motivation == .commenting ? .highlighting : nil)
+                : (current.motivation == .highlighting ? .commenting : nil)
+            if let motivation { try context.write(.annotation, id, "motivation", .string(motivation.rawValue)) }
             return id
         }
         return try annotation(id)

@@ -40,7 +40,8 @@ struct ShowCommand: ParsableCommand {
         let annotations = try store.annotations(articleID: articleID)
         if output.json { return try Output.json(ArticleJSON(article, withBody: true, annotations: annotations)) }
         print(article.title)
-        let meta = [article.byline.map { "By \($0)" }, article.source, article.publishedAt, article.url]
+        let source = article.source == article.byline ? nil : article.source
+        let meta = [article.byline.map { "By \($0)" }, source, article.publishedAt, article.url]
             .compactMap { $0 }
         if !meta.isEmpty { print(meta.joined(separator: " · ")) }
         print("id \(article.id)" + (article.tags.isEmpty ? "" : "  " + article.tags.map { "#\($0)" }.joined(separator: " ")))
