@@ -55,6 +55,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "margin-bench",
+            dependencies: [
+                "MarginStore", "MarginSync",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MarginStoreTests",
             dependencies: ["MarginStore", .product(name: "GRDB", package: "GRDB.swift")],

@@ -1,0 +1,741 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MarginStore
+import MarginSync
+import NIOCore
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+// Live sync tests: real Hummingbird servers on 127.0.0.1 (a free port each), the real
+// URLSession `SyncClient` and `Reconciler`, and in-memory or on-disk stores. Every outcome is
+// checked on the stores themselves: canonical exports byte for byte, change counts, version
+// vectors, conflicts.
+
+// MARK: - Servers
+
+/// A server running in a task on 127.0.0.1; `stop()` cancels the task and waits for it to end.
+final class LiveServer: Sendable {
+    let port: Int
+    private let task: Task<Void, any Error>
+
+    private init(port: Int, task: Task<Void, any Error>) {
+        self.port = port
+        self.task = task
+    }
+
+    var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    /// Serves `store` with `SyncServer.buildApplication`, on a free port unless one is given.
+    static func serve(_ store: Store, port: Int = 0) async throws -> LiveServer {
+        let (ports, announce) = AsyncStream.makeStream(of: Int.self)
+        let app = SyncServer.buildApplication(store: store, host: "127.0.0.1", port: port) { announce.yield($0) }
+        return try await start(app, ports: ports, announce: announce)
+    }
+
+    /// Runs any application whose `onServerRunning` yields its port to `announce`.
+    static func start(
+        _ app: some ApplicationProtocol, ports: AsyncStream<Int>, announce: AsyncStream<Int>.Continuation
+    ) async throws -> LiveServer {
+        let task = Task {
+            defer { announce.finish() }
+            try await app.run()
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            let outcome = await task.result
+            throw ServerDidNotStart(reason: "\(outcome)")
+        }
+        return LiveServer(port: port, task: task)
+    }
+
+    /// Stops the server: cancels its task (closing the listener and open connections) and waits.
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+
+    /// Cancels the server's task without waiting (usable from synchronous callbacks).
+    func cancel() { task.cancel() }
+}
+
+struct ServerDidNotStart: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "the server did not start: \(reason)" }
+}
+
+/// Serves `store` for the duration of `body`, and stops the server however `body` ends.
+func withServer<T>(_ store: Store, _ body: (LiveServer) async throws -> T) async throws -> T {
+    let server = try await LiveServer.serve(store)
+    do {
+        let value = try await body(server)
+        await server.stop()
+        return value
+    } catch {
+        await server.stop()
+        throw error
+    }
+}
+
+// MARK: - Stores and syncing
+
+enum Seed {
+    /// The package's root folder (this file is Tests/MarginSyncTests/LiveSyncTests.swift).
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static let storyURL = packageRoot.appendingPathComponent(
+        "Tests/MarginStoreTests/Fixtures/yonhap-blinken-seoul-2021-03-17.txt")
+
+    /// The Yonhap story as the importer reads it.
+    static func story() throws -> ImportedArticle {
+        try ArticleImporter.parse(Data(contentsOf: storyURL), format: .text, filename: storyURL.path)[0]
+    }
+
+    /// Imports the story into `store` and returns the article id.
+    @discardableResult
+    static func importStory(into store: Store) throws -> String {
+        try store.importArticles([try story()])[0].id
+    }
+
+    static func quote(_ exact: String) -> Anchor { .quote(exact: exact, prefix: nil, suffix: nil) }
+}
+
+/// A full sync (pull, then push) of `store` with the server at `url`.
+@discardableResult
+func sync(
+    _ store: Store, with url: URL, token: String? = nil, pageSize: Int = 100, attempts: Int = 4,
+    progress: (@Sendable (String) -> Void)? = nil
+) async throws -> SyncReport {
+    let client = SyncClient(baseURL: url, token: token, timeout: 10)
+    return try await Reconciler(store: store, client: client, pageSize: pageSize, attempts: attempts, progress: progress)
+        .run(remote: "test")
+}
+
+func export(_ store: Store) throws -> String { String(decoding: try store.exportJSON(), as: UTF8.self) }
+
+/// The conflicts as every replica should list them: `mine` is the only per-replica field.
+func neutral(_ conflicts: [ConflictInfo]) -> [ConflictInfo] {
+    conflicts.map { conflict in
+        var conflict = conflict
+        conflict.versions = conflict.versions.map { version in
+            var version = version
+            version.mine = false
+            return version
+        }
+        return conflict
+    }
+}
+
+func changeCount(_ store: Store) throws -> Int { try store.counts().changes }
+
+/// A folder for on-disk stores, removed when the test is done with it.
+final class TempFolder: @unchecked Sendable {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("margin-sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// A thread-safe counter for callbacks.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    @discardableResult
+    func increment() -> Int { lock.withLock { value += 1; return value } }
+
+    var count: Int { lock.withLock { value } }
+}
+
+// MARK: - Crafted HTTP requests
+
+struct RawResponse {
+    var status: Int
+    var body: Data
+    var headers: [String: String]
+
+    var error: ErrorResponse? { try? JSONDecoder().decode(ErrorResponse.self, from: body) }
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// Sends one request with URLSession, exactly as given (plus `Margin-Protocol: 1` unless overridden).
+func rawRequest(
+    _ base: URL, _ method: String, _ path: String, headers: [String: String] = [:], body: Data? = nil
+) async throws -> RawResponse {
+    var request = URLRequest(url: base.appendingPathComponent(path))
+    request.httpMethod = method
+    request.timeoutInterval = 20
+    var all = [SyncProtocol.versionHeader: String(SyncProtocol.version), "Content-Type": "application/json"]
+    all.merge(headers) { $1 }
+    for (name, value) in all { request.setValue(value, forHTTPHeaderField: name) }
+    request.httpBody = body
+    let session = URLSession(configuration: .ephemeral)
+    defer { session.finishTasksAndInvalidate() }
+    let (data, response): (Data, URLResponse) = try await withCheckedThrowingContinuation { continuation in
+        session.dataTask(with: request) { data, response, error in
+            if let error { continuation.resume(throwing: error) }
+            else { continuation.resume(returning: (data ?? Data(), response!)) }
+        }.resume()
+    }
+    let http = try #require(response as? HTTPURLResponse)
+    var fields: [String: String] = [:]
+    for (key, value) in http.allHeaderFields {
+        if let key = key as? String, let value = value as? String { fields[key.lowercased()] = value }
+    }
+    return RawResponse(status: http.statusCode, body: data, headers: fields)
+}
+
+/// A push body of the given changes, as the wire carries it.
+func pushBody(_ changes: [Change], protocol version: Int = SyncProtocol.version) throws -> Data {
+    var request = PushRequest(changes: changes)
+    request.protocol = version
+    return try JSONEncoder().encode(request)
+}
+
+/// What a store holds, to check that a refused request wrote nothing.
+struct Snapshot: Equatable {
+    var vector: VersionVector
+    var changes: Int
+    var export: String
+
+    init(_ store: Store) throws {
+        vector = try store.versionVector()
+        changes = try changeCount(store)
+        export = try MarginSyncTests.export(store)
+    }
+}
+
+// MARK: - Tests
+
+@Suite("live sync over HTTP")
+struct LiveSyncTests {
+    @Test func twoLaptopsAndAHubConvergeAfterOfflineEditsOnBoth() async throws {
+        // Given a hub served on 127.0.0.1, and laptop A holding the Yonhap story with two
+        // annotated highlights and article tags, synced through the hub to laptop B.
+        let hub = try Store.inMemory(name: "hub")
+        let a = try Store.inMemory(name: "laptop-a")
+        let b = try Store.inMemory(name: "laptop-b")
+        let article = try Seed.importStory(into: a)
+        let baseNote = "Kim Yo-jong's warning.\nShe spoke a day before.\nThe drills go on.\nAllies plan talks.\nWatch Pyongyang."
+        let stink = try a.highlight(articleRef: article, anchor: Seed.quote("cause a stink"), note: baseNote,
+                                    tags: ["quote"], color: "yellow").id
+        let chung = try a.highlight(articleRef: article, anchor: Seed.quote("Chung Eui-yong"),
+                                    note: "First face-to-face talks at 6:30 p.m.").id
+        try a.addTags(ref: article, tags: ["korea", "diplomacy"])
+
+        try await withServer(hub) { server in
+            try await sync(a, with: server.url)
+            let first = try await sync(b, with: server.url)
+            #expect(first.received == (try changeCount(hub)) - 1)  // all but B's own name
+            #expect(try export(b) == export(a))
+
+            // When both laptops edit offline: the same note on different lines (mergeable), the
+            // same line of another note (a conflict), new highlights and tags on each side.
+            try a.setNote(annotationRef: stink, text: baseNote.replacingOccurrences(
+                of: "Kim Yo-jong's warning.", with: "Kim Yo-jong's jarring warning."))
+            try b.setNote(annotationRef: stink, text: baseNote.replacingOccurrences(
+                of: "Watch Pyongyang.", with: "Watch Pyongyang's answer."))
+            try a.setNote(annotationRef: chung, text: "First face-to-face talks at 6:30 p.m., per A's notes")
+            try b.setNote(annotationRef: chung, text: "First face-to-face talks at 6:30 p.m., per B's notes")
+            let regime = try a.highlight(articleRef: article, anchor: Seed.quote("recalcitrant regime"),
+                                         tags: ["nk-policy"]).id
+            try a.addTags(ref: article, tags: ["alliance"])
+            let austin = try b.highlight(articleRef: article, anchor: Seed.quote("Lloyd Austin"),
+                                         note: "Austin flew in hours earlier.").id
+            try b.addTags(ref: stink, tags: ["follow-up"])
+            // B imports the same story again: one article id, nothing recorded.
+            #expect(try b.importArticles([try Seed.story()])[0].status == .unchanged)
+
+            // …and then sync through the hub: A, B, then A again to collect B's edits.
+            let reportA = try await sync(a, with: server.url)
+            let reportB = try await sync(b, with: server.url)
+            let reportA2 = try await sync(a, with: server.url)
+            #expect(reportA.received == 1 && reportA.sent > 0)  // B's name, from its first sync
+            #expect(reportB.received == reportA.sent && reportB.sent > 0)
+            #expect(reportA2.received == reportB.sent && reportA2.sent == 0)
+
+            // Then the three replicas hold the same changes and show the same bytes.
+            #expect(try a.versionVector() == hub.versionVector())
+            #expect(try b.versionVector() == hub.versionVector())
+            #expect(try changeCount(a) == changeCount(hub))
+            #expect(try changeCount(b) == changeCount(hub))
+            let hubExport = try export(hub)
+            #expect(try export(a) == hubExport)
+            #expect(try export(b) == hubExport)
+            #expect(try a.annotations().count == 4)
+            #expect(try hub.annotation(regime).tags == ["nk-policy"])
+            #expect(try hub.annotation(austin).note == "Austin flew in hours earlier.")
+            #expect(try hub.annotation(stink).tags == ["follow-up", "quote"])
+            #expect(try hub.article(article).tags == ["alliance", "diplomacy", "korea"])
+
+            // The edits of different lines merged three-way, the same on every replica.
+            let merged = baseNote.replacingOccurrences(of: "Kim Yo-jong's warning.", with: "Kim Yo-jong's jarring warning.")
+                .replacingOccurrences(of: "Watch Pyongyang.", with: "Watch Pyongyang's answer.")
+            for store in [a, b, hub] { #expect(try store.annotation(stink).note == merged) }
+
+            // The overlapping edits are one conflict, listed alike on both laptops and on the hub,
+            // keeping both texts.
+            let conflicts = try hub.conflicts()
+            #expect(conflicts.count == 1)
+            #expect(conflicts.first?.entityID == chung)
+            #expect(conflicts.first?.field == "note")
+            #expect(Set(conflicts.first?.versions.map(\.value) ?? []) == [
+                .string("First face-to-face talks at 6:30 p.m., per A's notes"),
+                .string("First face-to-face talks at 6:30 p.m., per B's notes"),
+            ])
+            #expect(neutral(try a.conflicts()) == neutral(conflicts))
+            #expect(neutral(try b.conflicts()) == neutral(conflicts))
+            #expect(try a.conflicts().first?.versions.filter(\.mine).map(\.originName) == ["laptop-a"])
+            #expect(try b.conflicts().first?.versions.filter(\.mine).map(\.originName) == ["laptop-b"])
+            #expect(reportB.conflicts == 1 && reportA2.conflicts == 1)  // it appeared on each laptop on arrival
+
+            // And another round is a no-op for both.
+            for store in [a, b] {
+                let again = try await sync(store, with: server.url)
+                #expect(again.sent == 0 && again.received == 0 && again.requests == 1)
+            }
+        }
+    }
+
+    @Test func twoLaptopsSyncWithoutAHubWhenOneOfThemServes() async throws {
+        // Given laptop A and laptop B, each having imported the same story and annotated it offline.
+        let a = try Store.inMemory(name: "laptop-a")
+        let b = try Store.inMemory(name: "laptop-b")
+        let articleA = try Seed.importStory(into: a)
+        let articleB = try Seed.importStory(into: b)
+        #expect(articleA == articleB)
+        try a.highlight(articleRef: articleA, anchor: Seed.quote("sleep in peace"), note: "Kim Yo-jong")
+        try a.addTags(ref: articleA, tags: ["korea"])
+        let bHighlight = try b.highlight(articleRef: articleB, anchor: Seed.quote("Lloyd Austin")).id
+        try b.addTags(ref: articleB, tags: ["alliance", "korea"])
+        let aOnly = try changeCount(a)
+        let bOnly = try changeCount(b)
+
+        // When A serves its own store (HummingbirdTesting's live server) and B syncs with it.
+        let app = SyncServer.buildApplication(store: a, host: "127.0.0.1", port: 0)
+        let report = try await app.test(.live) { client in
+            let url = URL(string: "http://localhost:\(try #require(client.port))")!
+            let report = try await sync(b, with: url)
+            // A change B made is then on A, and a second sync has nothing to do.
+            let again = try await sync(b, with: url)
+            #expect(again.sent == 0 && again.received == 0 && again.requests == 1)
+            return report
+        }
+
+        // Then each received exactly what the other made, and both show the same bytes: one
+        // article (the same story imported twice), four tags merged as a set, no conflicts.
+        #expect(report.received == aOnly)
+        #expect(report.sent == bOnly)
+        #expect(try export(a) == export(b))
+        #expect(try a.versionVector() == b.versionVector())
+        #expect(try a.articles().count == 1)
+        #expect(try a.article(articleA).tags == ["alliance", "korea"])
+        #expect(try a.annotation(bHighlight).author == "laptop-b")
+        #expect(try a.conflicts().isEmpty && b.conflicts().isEmpty)
+    }
+
+    @Test func aReplicaJoiningLateGetsEverythingOnceAndANoOpSyncIsOneSmallRequest() async throws {
+        // Given a hub that already holds the work of two laptops.
+        let hub = try Store.inMemory(name: "hub")
+        let a = try Store.inMemory(name: "laptop-a")
+        let b = try Store.inMemory(name: "laptop-b")
+        let article = try Seed.importStory(into: a)
+        for quote in ["cause a stink", "Chung Eui-yong", "recalcitrant regime"] {
+            try a.highlight(articleRef: article, anchor: Seed.quote(quote), note: "note on \(quote)")
+        }
+        try await withServer(hub) { server in
+            try await sync(a, with: server.url)
+            try await sync(b, with: server.url)
+            try b.addTags(ref: article, tags: ["seoul"])
+            try await sync(b, with: server.url)
+            try await sync(a, with: server.url)
+
+            // When a third replica joins, with only its own name change, and syncs in small pages.
+            let c = try Store.inMemory(name: "laptop-c")
+            let own = try changeCount(c)
+            let held = try changeCount(hub)
+            let first = try await sync(c, with: server.url, pageSize: 10)
+
+            // Then it received every change the hub held, once, and sent only its own.
+            #expect(first.received == held)
+            #expect(first.received == (try changeCount(hub)) - own)
+            #expect(first.sent == own)
+            #expect(first.conflicts == 0)
+            #expect(first.requests == (held + 9) / 10 + 1)  // pages of 10, then one push
+            #expect(try changeCount(c) == changeCount(hub))
+            #expect(try export(c) == export(hub))
+            #expect(try c.versionVector() == hub.versionVector())
+
+            // And a second sync has nothing to send or receive: one request, well under 1 KB.
+            let second = try await sync(c, with: server.url, pageSize: 10)
+            #expect(second.received == 0 && second.sent == 0)
+            #expect(second.requests == 1)
+            #expect(second.bytesSent + second.bytesReceived < 1024)
+            #expect(second.remoteVector == (try hub.versionVector()))
+            print("no-op sync: \(second.requests) request, \(second.bytesSent) bytes sent, "
+                + "\(second.bytesReceived) bytes received (\(try hub.versionVector().seqs.count) origins)")
+        }
+    }
+
+    @Test func changesKeepTheirOriginWhenForwardedThroughAHub() async throws {
+        // Given laptop A's highlights, pushed to the hub.
+        let hub = try Store.inMemory(name: "hub")
+        let a = try Store.inMemory(name: "laptop-a")
+        let b = try Store.inMemory(name: "laptop-b")
+        let article = try Seed.importStory(into: a)
+        let highlight = try a.highlight(articleRef: article, anchor: Seed.quote("cause a stink"), note: "from A").id
+        try await withServer(hub) { server in
+            let pushed = try await sync(a, with: server.url)
+            #expect(pushed.sent == (try changeCount(a)) - 1)  // all but the hub's own name, pulled first
+
+            // When laptop B pulls them from the hub.
+            let pulled = try await sync(b, with: server.url)
+
+            // Then B's log names A, not the hub, as their origin, with A's own sequence numbers.
+            let entries = try b.log(entityID: highlight)
+            #expect(!entries.isEmpty)
+            #expect(entries.allSatisfy { $0.origin == a.replicaID && $0.originName == "laptop-a" })
+            #expect(Set(entries.map(\.seq)) == Set(try a.log(entityID: highlight).map(\.seq)))
+            #expect(try b.versionVector()[a.replicaID] == a.versionVector()[a.replicaID])
+            #expect(pulled.received == (try changeCount(hub)) - 1)
+
+            // And pushing B to the hub again sends nothing: A's changes are not echoed back.
+            let client = SyncClient(baseURL: server.url)
+            let push = try await Reconciler(store: b, client: client).run(remote: "hub", push: true, pull: false)
+            #expect(push.sent == 0)
+            #expect(push.requests == 1)  // the vector, and no POST
+            // Nor does A get its own changes back from the hub.
+            let back = try await sync(a, with: server.url)
+            #expect(back.received == 0 && back.sent == 0)
+            #expect(try a.log(entityID: highlight).allSatisfy { $0.origin == a.replicaID })
+        }
+    }
+
+    @Test func anInterruptedPushResumesWithoutDuplicatesAfterTheServerRestarts() async throws {
+        // Given a laptop with 3,000 highlights (12,000 changes) and an empty hub on disk.
+        let folder = try TempFolder()
+        let hubPath = folder.path("hub.sqlite")
+        let hub = try Store.create(at: hubPath, name: "hub")
+        let laptop = try Store.inMemory(name: "laptop-a")
+        let article = try Seed.importStory(into: laptop)
+        let length = try laptop.article(article).body.unicodeScalars.count
+        for i in 0..<3_000 {
+            let start = i % (length - 20)
+            try laptop.highlight(articleRef: article, anchor: .position(start: start, end: start + 1 + i % 19))
+        }
+        let total = try changeCount(laptop)
+        #expect(total > 12_000)
+
+        // When the server stops after five pages of 100 have been acknowledged.
+        let server = try await LiveServer.serve(hub)
+        let port = server.port
+        let pages = Counter()
+        let interrupted: (any Error)?
+        do {
+            try await sync(laptop, with: server.url, pageSize: 100, attempts: 2) { message in
+                if message.hasPrefix("sent"), pages.increment() == 5 { server.cancel() }
+            }
+            interrupted = nil
+        } catch {
+            interrupted = error
+        }
+        await server.stop()
+
+        // Then the sync failed with a SyncError, having delivered some of the pages but not all.
+        let error = try #require(interrupted, "the sync should fail when the server stops")
+        #expect(error is SyncError)
+        #expect((error as? SyncError)?.isTemporary == true)
+        let delivered = try changeCount(hub)
+        #expect(delivered > 500 && delivered < total)
+        #expect(try hub.versionVector()[laptop.replicaID] == Int64(delivered - 1))  // a contiguous prefix
+
+        // When a server is started again on the same port over the store reopened from disk.
+        let reopened = try Store.open(at: hubPath)
+        #expect(try changeCount(reopened) == delivered)
+        let restarted = try await LiveServer.serve(reopened, port: port)
+        let resumed: SyncReport
+        do {
+            resumed = try await sync(laptop, with: restarted.url, pageSize: 100)
+            await restarted.stop()
+        } catch {
+            await restarted.stop()
+            throw error
+        }
+
+        // Then the sync completes, sending exactly what the hub lacked: nothing twice.
+        #expect(resumed.received == 0)
+        #expect(resumed.sent == (try changeCount(laptop)) - delivered)
+        #expect(try changeCount(reopened) == changeCount(laptop))
+        #expect(try reopened.versionVector() == laptop.versionVector())
+        #expect(try export(reopened) == export(laptop))
+        print("interrupted push: \(delivered) of \(total) changes delivered before the stop; "
+            + "resumed with \(resumed.sent) in \(resumed.requests) requests")
+    }
+
+    @Test func tokensAreCheckedOnEveryRequestAndRevokingOneTakesEffectAtOnce() async throws {
+        // Given a hub with a token, and a laptop with a change to push.
+        let hub = try Store.inMemory(name: "hub")
+        let token = try hub.createToken(name: "laptop-a")
+        let laptop = try Store.inMemory(name: "laptop-a")
+        try Seed.importStory(into: laptop)
+        let before = try Snapshot(hub)
+
+        try await withServer(hub) { server in
+            // When the laptop syncs without a token, or with a wrong one,
+            // Then it is refused as unauthorized, and nothing is written on either side.
+            for presented in [nil, "mgn_wrong", token + "x"] as [String?] {
+                await #expect {
+                    try await sync(laptop, with: server.url, token: presented)
+                } throws: { error in
+                    guard case SyncError.unauthorized = error else { return false }
+                    return true
+                }
+            }
+            #expect(try Snapshot(hub) == before)
+            // Health stays open, for monitoring.
+            #expect(try await SyncClient(baseURL: server.url).health().replicaName == "hub")
+            let refused = try await rawRequest(server.url, "GET", "/v1/vector")
+            #expect(refused.status == 401)
+            #expect(refused.headers["www-authenticate"]?.hasPrefix("Bearer") == true)
+            #expect(refused.error?.code == "unauthorized")
+
+            // When it presents the right token, the sync goes through.
+            let report = try await sync(laptop, with: server.url, token: token)
+            #expect(report.sent == (try changeCount(laptop)) - 1)
+            #expect(try export(hub) == export(laptop))
+
+            // When the token is revoked while the server runs,
+            // Then the very next request with it is refused, and nothing more is written.
+            try hub.revokeToken(name: "laptop-a")
+            try Seed.importStory(into: laptop)  // unchanged: no change
+            try laptop.addTags(ref: try laptop.articles()[0].id, tags: ["after-revoke"])
+            let afterSync = try Snapshot(hub)
+            let client = SyncClient(baseURL: server.url, token: token)
+            await #expect {
+                _ = try await client.vector()
+            } throws: { error in
+                guard case SyncError.unauthorized = error else { return false }
+                return true
+            }
+            await #expect(throws: SyncError.self) { try await sync(laptop, with: server.url, token: token) }
+            #expect(try Snapshot(hub) == afterSync)
+
+            // And a new token works again at once, without a restart.
+            let fresh = try hub.createToken(name: "laptop-a-2")
+            #expect(try await sync(laptop, with: server.url, token: fresh).sent == 1)
+        }
+    }
+
+    @Test func anOversizedBodyIsRefusedWith413AndWritesNothing() async throws {
+        // Given a hub.
+        let hub = try Store.inMemory(name: "hub")
+        let before = try Snapshot(hub)
+        try await withServer(hub) { server in
+            // When a push body is larger than the limit (a valid push padded with spaces),
+            var body = Data(#"{"protocol":1,"schema":1,"changes":[]"#.utf8)
+            body.append(Data(repeating: UInt8(ascii: " "), count: SyncProtocol.maxBodyBytes))
+            body.append(Data("}".utf8))
+            let response = try await rawRequest(server.url, "POST", "/v1/changes", body: body)
+
+            // Then it is refused with 413 and nothing is written; the server keeps serving.
+            #expect(response.status == 413)
+            #expect(try Snapshot(hub) == before)
+            #expect(try await SyncClient(baseURL: server.url).vector() == before.vector)
+        }
+    }
+
+    @Test func malformedOrMistypedPushesAreRefusedWith400AndWriteNothing() async throws {
+        // Given a hub, and the real changes of a laptop to build bodies from.
+        let hub = try Store.inMemory(name: "hub")
+        let laptop = try Store.inMemory(name: "laptop-a")
+        try Seed.importStory(into: laptop)
+        let changes = try laptop.changes(after: VersionVector(), limit: 1_000).changes
+        let valid = try JSONSerialization.jsonObject(with: try pushBody(changes)) as! [String: Any]
+        func mutated(_ edit: (inout [String: Any]) -> Void) throws -> Data {
+            var object = valid
+            edit(&object)
+            return try JSONSerialization.data(withJSONObject: object)
+        }
+        let before = try Snapshot(hub)
+        try await withServer(hub) { server in
+            // When pushes arrive that are not JSON, or JSON of the wrong shape or types,
+            let bodies: [(String, Data)] = [
+                ("truncated JSON", try pushBody(changes).dropLast(10)),
+                ("not JSON", Data("protocol=1&changes=all".utf8)),
+                ("empty", Data()),
+                ("changes is a string", try mutated { $0["changes"] = "everything" }),
+                ("seq is a string", try mutated { object in
+                    var list = object["changes"] as! [[String: Any]]
+                    list[0]["seq"] = "one"
+                    object["changes"] = list
+                }),
+                ("origin is a number", try mutated { object in
+                    var list = object["changes"] as! [[String: Any]]
+                    list[1]["origin"] = 42
+                    object["changes"] = list
+                }),
+                ("missing changes", try mutated { $0["changes"] = nil }),
+            ]
+            for (what, body) in bodies {
+                let response = try await rawRequest(server.url, "POST", "/v1/changes", body: body)
+                // Then each is a 400 with a sentence, and nothing is written.
+                #expect(response.status == 400, "\(what): \(response.status) \(response.text)")
+                #expect(response.error?.code == "bad_request", "\(what): \(response.text)")
+                #expect(response.error?.error.isEmpty == false, "\(what)")
+            }
+            #expect(try Snapshot(hub) == before)
+
+            // And the same changes, well formed, are accepted.
+            let accepted = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(changes))
+            #expect(accepted.status == 200, "\(accepted.text)")
+            #expect(try export(hub) == export(laptop))
+        }
+    }
+
+    @Test func aProtocolVersionMismatchIsA400ThatTheClientReportsAsSuch() async throws {
+        // Given a hub, and a laptop change.
+        let hub = try Store.inMemory(name: "hub")
+        let laptop = try Store.inMemory(name: "laptop-a")
+        try Seed.importStory(into: laptop)
+        let changes = try laptop.changes(after: VersionVector(), limit: 1_000).changes
+        let before = try Snapshot(hub)
+        try await withServer(hub) { server in
+            // When a request says Margin-Protocol: 2 in its header,
+            for (method, path, body) in [("GET", "/v1/vector", nil), ("GET", "/v1/changes", nil),
+                                         ("POST", "/v1/changes", try pushBody(changes))] as [(String, String, Data?)] {
+                let response = try await rawRequest(
+                    server.url, method, path, headers: [SyncProtocol.versionHeader: "2"], body: body)
+                // Then it is a 400 with code protocol_mismatch that names both versions.
+                #expect(response.status == 400, "\(method) \(path)")
+                #expect(response.error?.code == "protocol_mismatch", "\(method) \(path): \(response.text)")
+                #expect(response.error?.protocol == 1)
+                #expect(response.error?.error.contains("2") == true)
+            }
+            // When a push body says "protocol": 2 (under a version-1 header),
+            let response = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(changes, protocol: 2))
+            // Then it is refused the same way, and nothing was written.
+            #expect(response.status == 400)
+            #expect(response.error?.code == "protocol_mismatch", "\(response.text)")
+            #expect(try Snapshot(hub) == before)
+        }
+
+        // When the real client meets a server of protocol 2 (a stand-in that answers like one),
+        let future = Router()
+        future.get("/v1/changes") { _, _ in
+            let body = #"{"code":"protocol_mismatch","error":"this server speaks Margin protocol 2 but the request says 1","protocol":2}"#
+            return Response(status: .badRequest, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        future.get("/v1/vector") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json", HTTPField.Name("Margin-Protocol")!: "2"],
+                     body: .init(byteBuffer: ByteBuffer(string: #"{"protocol":2,"schema":1,"vector":{}}"#)))
+        }
+        let app = Application(router: future, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let url = URL(string: "http://localhost:\(try #require(client.port))")!
+            // Then a refusal with protocol_mismatch, and a success that declares protocol 2 in
+            // its header, both surface as SyncError.protocolMismatch, and nothing is applied.
+            await #expect {
+                try await sync(laptop, with: url)
+            } throws: { error in
+                guard case SyncError.protocolMismatch(let message) = error else { return false }
+                return message.contains("protocol 2")
+            }
+            await #expect {
+                _ = try await SyncClient(baseURL: url).vector()
+            } throws: { error in
+                guard case SyncError.protocolMismatch(let message) = error else { return false }
+                return message.contains("2") && message.contains("upgrade")
+            }
+        }
+        #expect(try changeCount(laptop) == changes.count)
+    }
+
+    @Test func aPushWithAGapIsRefusedWith409AndTheReconcilerResendsFromTheServersVector() async throws {
+        // Given a laptop with 40-odd changes, and a hub that holds the first 10.
+        let laptop = try Store.inMemory(name: "laptop-a")
+        let article = try Seed.importStory(into: laptop)
+        for quote in ["cause a stink", "Chung Eui-yong", "recalcitrant regime", "Lloyd Austin", "sleep in peace"] {
+            try laptop.highlight(articleRef: article, anchor: Seed.quote(quote), note: quote, tags: ["t"])
+        }
+        let all = try laptop.changes(after: VersionVector(), limit: 1_000).changes
+        let origin = laptop.replicaID
+        let hub = try Store.inMemory(name: "hub")
+        _ = try hub.apply(Array(all.prefix(10)))
+
+        try await withServer(hub) { server in
+            // When a push skips changes 11 and 12,
+            let before = try Snapshot(hub)
+            let gapped = Array(all.dropFirst(12).prefix(5))
+            let response = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(gapped))
+
+            // Then it is refused with 409 and the server's vector, and nothing is written.
+            #expect(response.status == 409)
+            #expect(response.error?.code == "gap")
+            #expect(response.error?.vector == before.vector)
+            #expect(response.error?.vector?[origin] == 10)
+            #expect(try Snapshot(hub) == before)
+            // The client maps it to SyncError.gap with that vector.
+            await #expect {
+                _ = try await SyncClient(baseURL: server.url).push(gapped)
+            } throws: { error in
+                guard case SyncError.gap(let vector) = error else { return false }
+                return vector == before.vector
+            }
+        }
+
+        // When the laptop syncs through a hub address that fails over between the pull and the
+        // push: reads answer from a primary that holds 30 of the laptop's changes, writes go to
+        // the standby above that holds only 10, so the push starts past the standby's end.
+        let primary = try Store.inMemory(name: "hub")
+        _ = try primary.apply(Array(all.prefix(30)))
+        let (ports, announce) = AsyncStream.makeStream(of: Int.self)
+        let failover = Application(
+            responder: Failover(reads: SyncServer.buildRouter(store: primary).buildResponder(),
+                                writes: SyncServer.buildRouter(store: hub).buildResponder()),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { announce.yield($0.localAddress?.port ?? 0) })
+        let server = try await LiveServer.start(failover, ports: ports, announce: announce)
+        let report: SyncReport
+        do {
+            report = try await sync(laptop, with: server.url, pageSize: 1_000)
+            await server.stop()
+        } catch {
+            await server.stop()
+            throw error
+        }
+
+        // Then the Reconciler took the 409, resent from the standby's vector, and finished: the
+        // standby holds every change of the laptop, once.
+        #expect(report.sent == all.count - 10 + 1)  // the laptop's 11..n, and the primary's name
+        #expect(report.requests == 3)  // pull, refused push, resent push
+        #expect(try hub.versionVector()[origin] == laptop.versionVector()[origin])
+        #expect(try hub.versionVector().includes(laptop.versionVector()))
+        #expect(try export(hub) == export(laptop))
+    }
+}
+
+/// Sends reads to one server's routes and writes to another's, like a hub address that fails
+/// over to a lagging standby between two requests.
+struct Failover: HTTPResponder {
+    typealias Context = SyncRequestContext
+    let reads: RouterResponder<SyncRequestContext>
+    let writes: RouterResponder<SyncRequestContext>
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        request.method == .post
+            ? try await writes.respond(to: request, context: context)
+            : try await reads.respond(to: request, context: context)
+    }
+}
