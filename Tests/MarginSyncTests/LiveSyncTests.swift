@@ -428,6 +428,7 @@ struct LiveSyncTests {
         let hubPath = folder.path("hub.sqlite")
         let hub = try Store.create(at: hubPath, name: "hub")
         let laptop = try Store.inMemory(name: "laptop-a")
+        let t0 = Date()
         let article = try Seed.importStory(into: laptop)
         let length = try laptop.article(article).body.unicodeScalars.count
         for i in 0..<3_000 {
@@ -436,6 +437,7 @@ struct LiveSyncTests {
         }
         let total = try changeCount(laptop)
         #expect(total > 12_000)
+        print("TIMING made highlights \(Date().timeIntervalSince(t0))")
 
         // When the server stops after five pages of 100 have been acknowledged.
         let server = try await LiveServer.serve(hub)
@@ -460,6 +462,7 @@ struct LiveSyncTests {
         #expect(delivered > 500 && delivered < total)
         #expect(try hub.versionVector()[laptop.replicaID] == Int64(delivered - 1))  // a contiguous prefix
 
+        print("TIMING interrupted \(Date().timeIntervalSince(t0))")
         // When a server is started again on the same port over the store reopened from disk.
         let reopened = try Store.open(at: hubPath)
         #expect(try changeCount(reopened) == delivered)
@@ -473,6 +476,7 @@ struct LiveSyncTests {
             throw error
         }
 
+        print("TIMING resumed \(Date().timeIntervalSince(t0))")
         // Then the sync completes, sending exactly what the hub lacked: nothing twice.
         #expect(resumed.received == 0)
         #expect(resumed.sent == (try changeCount(laptop)) - delivered)

@@ -329,6 +329,13 @@ struct WriteContext {
     }
 
     static func decodeDots(_ text: String) throws -> [Dot] {
-        try JSONDecoder().decode([Dot].self, from: Data(text.utf8))
+        if text == "[]" { return [] }
+        guard case .array(let items) = try JSONValue.parse(text) else { throw JSONValue.ParseError(offset: 0, reason: "dots") }
+        return try items.map { item in
+            guard case .array(let pair) = item, pair.count == 2, let origin = pair[0].stringValue,
+                  let seq = pair[1].intValue
+            else { throw JSONValue.ParseError(offset: 0, reason: "a dot is [origin, seq]") }
+            return Dot(origin: origin, seq: seq)
+        }
     }
 }

@@ -82,12 +82,6 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
         out += "\""
     }
 
-    /// Parses canonical (or any) JSON text.
-    /// - Throws: `DecodingError` when the text is not JSON.
-    public static func parse(_ text: String) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    }
-
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() {
