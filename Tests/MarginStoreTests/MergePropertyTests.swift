@@ -38,6 +38,7 @@ struct SeededRandom: RandomNumberGenerator {
         var exchanges = 0
         var changes = 0
         var conflicts = 0
+        var conflictsRecorded = 0
         var merges = 0
         var redeliveries = 0
         var gapsRefused = 0
@@ -94,7 +95,8 @@ struct SeededRandom: RandomNumberGenerator {
         stats.conflicts = try replicas[0].store.conflicts().count
         print("merge property seed \(seed): \(stats.replicas) replicas × \(stats.operations) operations, "
             + "\(stats.exchanges) exchanges (\(stats.redeliveries) re-deliveries, \(stats.gapsRefused) gaps refused), "
-            + "\(stats.changes) changes, \(stats.resolved) conflicts resolved, \(stats.conflicts) pending at the end, "
+            + "\(stats.changes) changes, \(stats.conflictsRecorded) conflicts recorded on receipt, "
+            + "\(stats.resolved) resolved, \(stats.conflicts) pending at the end, "
             + "\(stats.merges) clean three-way note merges")
     }
 
@@ -227,7 +229,7 @@ struct SeededRandom: RandomNumberGenerator {
         }
         var shuffled = page.changes
         shuffled.shuffle(using: &random)  // apply sorts per origin: arrival order inside a batch is irrelevant
-        _ = try target.store.apply(shuffled)
+        stats.conflictsRecorded += try target.store.apply(shuffled).conflicts
         pages.append(page.changes)
         if pages.count > 50 { pages.removeFirst() }
     }

@@ -100,6 +100,7 @@ struct WriteContext {
     /// change is new and in sequence.
     mutating func integrate(_ change: Change) throws {
         let supersedes = Self.encodeDots(change.supersedes)
+        let value = change.value.canonical
         try exec(
             """
                 INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes, context)
@@ -107,7 +108,7 @@ struct WriteContext {
                 """,
             [
                 change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID, change.field,
-                change.value.canonical, supersedes, change.context?.json.canonical,
+                value, supersedes, change.context?.json.canonical,
             ])
         for dot in change.supersedes {
             try exec("INSERT OR IGNORE INTO superseded(origin, seq) VALUES (?, ?)", [dot.origin, dot.seq])
@@ -123,7 +124,7 @@ struct WriteContext {
                     """,
                 [
                     change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID,
-                    change.field, change.value.canonical, supersedes,
+                    change.field, value, supersedes,
                 ])
         }
         switch change.entity {

@@ -24,18 +24,25 @@ public struct SyncHTTPError: HTTPResponseError {
     public var code: String
     public var message: String
     public var vector: VersionVector?
+    /// Extra response headers, such as `Allow` with 405.
+    public var headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String, vector: VersionVector? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, _ message: String, vector: VersionVector? = nil,
+        headers: HTTPFields = [:]
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.vector = vector
+        self.headers = headers
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = ErrorResponse(code: code, error: message, protocol: SyncProtocol.version, vector: vector)
         var response = try SyncServer.json(body, status: status)
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"margin\"" }
+        response.headers.append(contentsOf: headers)
         return response
     }
 }
@@ -71,12 +78,20 @@ public enum SyncServer {
         router.add(middleware: ProtocolMiddleware())
         router.add(middleware: AuthMiddleware(store: store, loopbackOnly: loopbackOnly))
         let api = SyncAPI(store: store)
-        router.get("/v1/health") { _, _ in try api.health() }
-        router.get("/v1/vector") { _, _ in try api.vector() }
-        router.get("/v1/changes") { request, _ in try api.changes(request) }
-        router.post("/v1/changes") { request, context in try await api.push(request, context: context) }
+        let routes: [(path: String, method: HTTPRequest.Method, handler: Handler)] = [
+            ("/v1/health", .get, { _, _ in try api.health() }),
+            ("/v1/vector", .get, { _, _ in try api.vector() }),
+            ("/v1/changes", .get, { request, _ in try api.changes(request) }),
+            ("/v1/changes", .post, { request, context in try await api.push(request, context: context) }),
+        ]
+        // Another method on a served path is 405 with Allow (RFC 9110), not the router's 404.
+        router.add(middleware: MethodNotAllowedMiddleware(
+            allowed: Dictionary(routes.map { ($0.path, [$0.method]) }, uniquingKeysWith: +)))
+        for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
         return router
     }
+
+    typealias Handler = @Sendable (Request, SyncRequestContext) async throws -> Response
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try WireJSON.encoder().encode(value)
@@ -105,6 +120,25 @@ struct ProtocolMiddleware: RouterMiddleware {
                     "this server speaks Margin \(what) \(ours) but the request says \(value); "
                         + "upgrade the older side so both speak the same version")
             }
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Answers 405 `method_not_allowed`, with `Allow`, to a method a served path does not serve.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = SyncRequestContext
+    /// Per served path, its methods.
+    let allowed: [String: [HTTPRequest.Method]]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        if let methods = allowed[request.uri.path], !methods.contains(request.method) {
+            let allow = methods.map(\.rawValue).joined(separator: ", ")
+            throw SyncHTTPError(.methodNotAllowed, code: "method_not_allowed",
+                                "\(request.uri.path) answers \(allow), not \(request.method.rawValue)",
+                                headers: [.allow: allow])
         }
         return try await next(request, context)
     }
@@ -188,7 +222,14 @@ struct SyncAPI: Sendable {
     }
 
     func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            // Hummingbird would answer an empty 413; answer the protocol's error shape instead.
+            throw SyncHTTPError(.contentTooLarge, code: "too_large",
+                                "a push body is at most \(SyncProtocol.maxBodyBytes / (1024 * 1024)) MiB; send smaller batches")
+        }
         let push: PushRequest
         do {
             push = try WireJSON.decoder().decode(PushRequest.self, from: Data(buffer.readableBytesView))
