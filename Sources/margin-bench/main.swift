@@ -11,6 +11,8 @@ struct Options {
     var annotations = 10_000
     var pageSize = SyncProtocol.defaultPageSize
     var json: String?
+    /// Only the in-process apply (for profiling).
+    var applyOnly = false
 
     init(_ arguments: [String]) {
         var i = 0
@@ -20,6 +22,7 @@ struct Options {
             case "--annotations": annotations = Int(next) ?? annotations; i += 1
             case "--page-size": pageSize = Int(next) ?? pageSize; i += 1
             case "--json": json = next; i += 1
+            case "--apply-only": applyOnly = true
             default:
                 FileHandle.standardError.write(Data("margin-bench: unknown argument \(arguments[i])\n".utf8))
                 exit(64)
@@ -97,6 +100,10 @@ for batch in stride(from: 0, to: changes.count, by: 5_000) {
 }
 results["apply_seconds"] = seconds(start)
 results["apply_changes_per_second"] = Double(changes.count) / results["apply_seconds"]!
+if options.applyOnly {
+    print("applied \(changes.count) changes: \(Int(results["apply_changes_per_second"]!)) changes/s")
+    exit(0)
+}
 
 // 2. First sync of an empty laptop from the hub over loopback.
 let ready = AsyncStream<Int>.makeStream()
