@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import MarginStore
 import MarginSync
 import NIOCore
@@ -9,6 +10,12 @@ import Testing
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
+#endif
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 // Live sync tests: real Hummingbird servers on 127.0.0.1 (a free port each), the real
@@ -19,7 +26,7 @@ import FoundationNetworking
 // MARK: - Servers
 
 /// A server running in a task on 127.0.0.1; `stop()` cancels the task and waits for it to end.
-final class LiveServer: Sendable {
+fileprivate final class LiveServer: Sendable {
     let port: Int
     private let task: Task<Void, any Error>
 
@@ -33,7 +40,9 @@ final class LiveServer: Sendable {
     /// Serves `store` with `SyncServer.buildApplication`, on a free port unless one is given.
     static func serve(_ store: Store, port: Int = 0) async throws -> LiveServer {
         let (ports, announce) = AsyncStream.makeStream(of: Int.self)
-        let app = SyncServer.buildApplication(store: store, host: "127.0.0.1", port: port) { announce.yield($0) }
+        let app = SyncServer.buildApplication(store: store, host: "127.0.0.1", port: port, logger: quietLogger) {
+            announce.yield($0)
+        }
         return try await start(app, ports: ports, announce: announce)
     }
 
@@ -63,27 +72,40 @@ final class LiveServer: Sendable {
     func cancel() { task.cancel() }
 }
 
+/// Cancelling a server makes Hummingbird log an error per open connection: keep test output clean.
+fileprivate let quietLogger: Logger = {
+    var logger = Logger(label: "margin.test-server")
+    logger.logLevel = .critical
+    return logger
+}()
+
 struct ServerDidNotStart: Error, CustomStringConvertible {
     var reason: String
     var description: String { "the server did not start: \(reason)" }
 }
 
-/// Serves `store` for the duration of `body`, and stops the server however `body` ends.
-func withServer<T>(_ store: Store, _ body: (LiveServer) async throws -> T) async throws -> T {
-    let server = try await LiveServer.serve(store)
-    do {
-        let value = try await body(server)
-        await server.stop()
-        return value
-    } catch {
-        await server.stop()
-        throw error
+fileprivate extension LiveServer {
+    /// Runs `body` with this server, and stops the server however `body` ends.
+    func whileRunning<T>(_ body: (LiveServer) async throws -> T) async throws -> T {
+        do {
+            let value = try await body(self)
+            await stop()
+            return value
+        } catch {
+            await stop()
+            throw error
+        }
     }
+}
+
+/// Serves `store` for the duration of `body`, and stops the server however `body` ends.
+fileprivate func withServer<T>(_ store: Store, _ body: (LiveServer) async throws -> T) async throws -> T {
+    try await LiveServer.serve(store).whileRunning(body)
 }
 
 // MARK: - Stores and syncing
 
-enum Seed {
+enum SyncFixtures {
     /// The package's root folder (this file is Tests/MarginSyncTests/LiveSyncTests.swift).
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -107,7 +129,7 @@ enum Seed {
 
 /// A full sync (pull, then push) of `store` with the server at `url`.
 @discardableResult
-func sync(
+fileprivate func sync(
     _ store: Store, with url: URL, token: String? = nil, pageSize: Int = 100, attempts: Int = 4,
     progress: (@Sendable (String) -> Void)? = nil
 ) async throws -> SyncReport {
@@ -116,10 +138,10 @@ func sync(
         .run(remote: "test")
 }
 
-func export(_ store: Store) throws -> String { String(decoding: try store.exportJSON(), as: UTF8.self) }
+fileprivate func export(_ store: Store) throws -> String { String(decoding: try store.exportJSON(), as: UTF8.self) }
 
 /// The conflicts as every replica should list them: `mine` is the only per-replica field.
-func neutral(_ conflicts: [ConflictInfo]) -> [ConflictInfo] {
+fileprivate func neutral(_ conflicts: [ConflictInfo]) -> [ConflictInfo] {
     conflicts.map { conflict in
         var conflict = conflict
         conflict.versions = conflict.versions.map { version in
@@ -131,10 +153,10 @@ func neutral(_ conflicts: [ConflictInfo]) -> [ConflictInfo] {
     }
 }
 
-func changeCount(_ store: Store) throws -> Int { try store.counts().changes }
+fileprivate func changeCount(_ store: Store) throws -> Int { try store.counts().changes }
 
 /// A folder for on-disk stores, removed when the test is done with it.
-final class TempFolder: @unchecked Sendable {
+fileprivate final class TempFolder: @unchecked Sendable {
     let url: URL
 
     init() throws {
@@ -148,7 +170,7 @@ final class TempFolder: @unchecked Sendable {
 }
 
 /// A thread-safe counter for callbacks.
-final class Counter: @unchecked Sendable {
+fileprivate final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
 
@@ -158,9 +180,134 @@ final class Counter: @unchecked Sendable {
     var count: Int { lock.withLock { value } }
 }
 
+/// A TCP relay on 127.0.0.1 that counts the bytes each way, headers included: what a sync
+/// really costs on the wire.
+fileprivate final class ByteCountingProxy: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let upstream: Int
+    private let lock = NSLock()
+    private var _up = 0
+    private var _down = 0
+    private var _connections = 0
+
+    init(upstream: Int) throws {
+        (listener, port) = try listeningSocket(port: 0)
+        self.upstream = upstream
+        Thread { [self] in acceptLoop() }.start()
+    }
+
+    var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    /// Bytes from the client to the server, and back; TCP connections opened.
+    var counts: (up: Int, down: Int, connections: Int) { lock.withLock { (_up, _down, _connections) } }
+
+    /// Stops accepting (open connections end when either side closes them).
+    func stop() { _ = shutdown(listener, Int32(SHUT_RDWR)) }
+
+    deinit { closeSocket(listener) }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 { return }
+            guard let server = try? connectedSocket(port: upstream) else {
+                closeSocket(client)
+                continue
+            }
+            lock.withLock { _connections += 1 }
+            let done = Counter()
+            for (from, to, up) in [(client, server, true), (server, client, false)] {
+                Thread { [self] in
+                    relay(from, to, up: up)
+                    if done.increment() == 2 {
+                        closeSocket(client)
+                        closeSocket(server)
+                    }
+                }.start()
+            }
+        }
+    }
+
+    private func relay(_ from: Int32, _ to: Int32, up: Bool) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            lock.withLock { if up { _up += n } else { _down += n } }
+            var sent = 0
+            while sent < n {
+                let m = buffer.withUnsafeBytes { write(to, $0.baseAddress! + sent, n - sent) }
+                if m <= 0 { break }
+                sent += m
+            }
+        }
+        _ = shutdown(to, Int32(SHUT_WR))
+    }
+}
+
+// MARK: - Sockets
+
+func tcpSocket() -> Int32 {
+    #if canImport(Glibc)
+    socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+}
+
+func closeSocket(_ fd: Int32) {
+    #if canImport(Glibc)
+    _ = Glibc.close(fd)
+    #else
+    _ = Darwin.close(fd)
+    #endif
+}
+
+func loopbackAddress(port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return address
+}
+
+/// A socket bound to 127.0.0.1:`port` and listening; returns it and its port.
+func listeningSocket(port: Int) throws -> (Int32, Int) {
+    let fd = tcpSocket()
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    var address = loopbackAddress(port: port)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0, listen(fd, 16) == 0 else {
+        closeSocket(fd)
+        throw POSIXError(.EADDRINUSE)
+    }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A socket connected to 127.0.0.1:`port`.
+func connectedSocket(port: Int) throws -> Int32 {
+    let fd = tcpSocket()
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    var address = loopbackAddress(port: port)
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        closeSocket(fd)
+        throw POSIXError(.ECONNREFUSED)
+    }
+    return fd
+}
+
 // MARK: - Crafted HTTP requests
 
-struct RawResponse {
+fileprivate struct RawResponse {
     var status: Int
     var body: Data
     var headers: [String: String]
@@ -170,7 +317,7 @@ struct RawResponse {
 }
 
 /// Sends one request with URLSession, exactly as given (plus `Margin-Protocol: 1` unless overridden).
-func rawRequest(
+fileprivate func rawRequest(
     _ base: URL, _ method: String, _ path: String, headers: [String: String] = [:], body: Data? = nil
 ) async throws -> RawResponse {
     var request = URLRequest(url: base.appendingPathComponent(path))
@@ -197,14 +344,14 @@ func rawRequest(
 }
 
 /// A push body of the given changes, as the wire carries it.
-func pushBody(_ changes: [Change], protocol version: Int = SyncProtocol.version) throws -> Data {
+fileprivate func pushBody(_ changes: [Change], protocol version: Int = SyncProtocol.version) throws -> Data {
     var request = PushRequest(changes: changes)
     request.protocol = version
     return try JSONEncoder().encode(request)
 }
 
 /// What a store holds, to check that a refused request wrote nothing.
-struct Snapshot: Equatable {
+fileprivate struct Snapshot: Equatable {
     var vector: VersionVector
     var changes: Int
     var export: String
@@ -226,11 +373,11 @@ struct LiveSyncTests {
         let hub = try Store.inMemory(name: "hub")
         let a = try Store.inMemory(name: "laptop-a")
         let b = try Store.inMemory(name: "laptop-b")
-        let article = try Seed.importStory(into: a)
+        let article = try SyncFixtures.importStory(into: a)
         let baseNote = "Kim Yo-jong's warning.\nShe spoke a day before.\nThe drills go on.\nAllies plan talks.\nWatch Pyongyang."
-        let stink = try a.highlight(articleRef: article, anchor: Seed.quote("cause a stink"), note: baseNote,
+        let stink = try a.highlight(articleRef: article, anchor: SyncFixtures.quote("cause a stink"), note: baseNote,
                                     tags: ["quote"], color: "yellow").id
-        let chung = try a.highlight(articleRef: article, anchor: Seed.quote("Chung Eui-yong"),
+        let chung = try a.highlight(articleRef: article, anchor: SyncFixtures.quote("Chung Eui-yong"),
                                     note: "First face-to-face talks at 6:30 p.m.").id
         try a.addTags(ref: article, tags: ["korea", "diplomacy"])
 
@@ -248,14 +395,14 @@ struct LiveSyncTests {
                 of: "Watch Pyongyang.", with: "Watch Pyongyang's answer."))
             try a.setNote(annotationRef: chung, text: "First face-to-face talks at 6:30 p.m., per A's notes")
             try b.setNote(annotationRef: chung, text: "First face-to-face talks at 6:30 p.m., per B's notes")
-            let regime = try a.highlight(articleRef: article, anchor: Seed.quote("recalcitrant regime"),
+            let regime = try a.highlight(articleRef: article, anchor: SyncFixtures.quote("recalcitrant regime"),
                                          tags: ["nk-policy"]).id
             try a.addTags(ref: article, tags: ["alliance"])
-            let austin = try b.highlight(articleRef: article, anchor: Seed.quote("Lloyd Austin"),
+            let austin = try b.highlight(articleRef: article, anchor: SyncFixtures.quote("Lloyd Austin"),
                                          note: "Austin flew in hours earlier.").id
             try b.addTags(ref: stink, tags: ["follow-up"])
             // B imports the same story again: one article id, nothing recorded.
-            #expect(try b.importArticles([try Seed.story()])[0].status == .unchanged)
+            #expect(try b.importArticles([try SyncFixtures.story()])[0].status == .unchanged)
 
             // …and then sync through the hub: A, B, then A again to collect B's edits.
             let reportA = try await sync(a, with: server.url)
@@ -312,18 +459,18 @@ struct LiveSyncTests {
         // Given laptop A and laptop B, each having imported the same story and annotated it offline.
         let a = try Store.inMemory(name: "laptop-a")
         let b = try Store.inMemory(name: "laptop-b")
-        let articleA = try Seed.importStory(into: a)
-        let articleB = try Seed.importStory(into: b)
+        let articleA = try SyncFixtures.importStory(into: a)
+        let articleB = try SyncFixtures.importStory(into: b)
         #expect(articleA == articleB)
-        try a.highlight(articleRef: articleA, anchor: Seed.quote("sleep in peace"), note: "Kim Yo-jong")
+        _ = try a.highlight(articleRef: articleA, anchor: SyncFixtures.quote("sleep in peace"), note: "Kim Yo-jong")
         try a.addTags(ref: articleA, tags: ["korea"])
-        let bHighlight = try b.highlight(articleRef: articleB, anchor: Seed.quote("Lloyd Austin")).id
+        let bHighlight = try b.highlight(articleRef: articleB, anchor: SyncFixtures.quote("Lloyd Austin")).id
         try b.addTags(ref: articleB, tags: ["alliance", "korea"])
         let aOnly = try changeCount(a)
         let bOnly = try changeCount(b)
 
         // When A serves its own store (HummingbirdTesting's live server) and B syncs with it.
-        let app = SyncServer.buildApplication(store: a, host: "127.0.0.1", port: 0)
+        let app = SyncServer.buildApplication(store: a, host: "127.0.0.1", port: 0, logger: quietLogger)
         let report = try await app.test(.live) { client in
             let url = URL(string: "http://localhost:\(try #require(client.port))")!
             let report = try await sync(b, with: url)
@@ -350,9 +497,9 @@ struct LiveSyncTests {
         let hub = try Store.inMemory(name: "hub")
         let a = try Store.inMemory(name: "laptop-a")
         let b = try Store.inMemory(name: "laptop-b")
-        let article = try Seed.importStory(into: a)
+        let article = try SyncFixtures.importStory(into: a)
         for quote in ["cause a stink", "Chung Eui-yong", "recalcitrant regime"] {
-            try a.highlight(articleRef: article, anchor: Seed.quote(quote), note: "note on \(quote)")
+            _ = try a.highlight(articleRef: article, anchor: SyncFixtures.quote(quote), note: "note on \(quote)")
         }
         try await withServer(hub) { server in
             try await sync(a, with: server.url)
@@ -377,14 +524,20 @@ struct LiveSyncTests {
             #expect(try export(c) == export(hub))
             #expect(try c.versionVector() == hub.versionVector())
 
-            // And a second sync has nothing to send or receive: one request, well under 1 KB.
-            let second = try await sync(c, with: server.url, pageSize: 10)
+            // And a second sync has nothing to send or receive: one request, under 1 KB on the
+            // wire, headers included (measured by a relay between the client and the hub).
+            let proxy = try ByteCountingProxy(upstream: server.port)
+            defer { proxy.stop() }
+            let second = try await sync(c, with: proxy.url, pageSize: 10)
             #expect(second.received == 0 && second.sent == 0)
             #expect(second.requests == 1)
-            #expect(second.bytesSent + second.bytesReceived < 1024)
             #expect(second.remoteVector == (try hub.versionVector()))
-            print("no-op sync: \(second.requests) request, \(second.bytesSent) bytes sent, "
-                + "\(second.bytesReceived) bytes received (\(try hub.versionVector().seqs.count) origins)")
+            #expect(second.bytesSent + second.bytesReceived < 1024)
+            let wire = proxy.counts
+            #expect(wire.connections == 1)
+            #expect(wire.up + wire.down < 1024, "\(wire.up) bytes up, \(wire.down) down")
+            print("no-op sync (\(try hub.versionVector().seqs.count) origins): \(second.requests) request; "
+                + "report \(second.bytesSent)+\(second.bytesReceived) bytes, wire \(wire.up)+\(wire.down) bytes")
         }
     }
 
@@ -393,8 +546,8 @@ struct LiveSyncTests {
         let hub = try Store.inMemory(name: "hub")
         let a = try Store.inMemory(name: "laptop-a")
         let b = try Store.inMemory(name: "laptop-b")
-        let article = try Seed.importStory(into: a)
-        let highlight = try a.highlight(articleRef: article, anchor: Seed.quote("cause a stink"), note: "from A").id
+        let article = try SyncFixtures.importStory(into: a)
+        let highlight = try a.highlight(articleRef: article, anchor: SyncFixtures.quote("cause a stink"), note: "from A").id
         try await withServer(hub) { server in
             let pushed = try await sync(a, with: server.url)
             #expect(pushed.sent == (try changeCount(a)) - 1)  // all but the hub's own name, pulled first
@@ -423,26 +576,22 @@ struct LiveSyncTests {
     }
 
     @Test func anInterruptedPushResumesWithoutDuplicatesAfterTheServerRestarts() async throws {
-        // Given a laptop with thousands of offline changes (2,000 wire items imported in one go,
-        // and 250 highlights on the Yonhap story) and an empty hub on disk.
+        // Given a laptop with thousands of offline changes (100 highlights with notes on the
+        // Yonhap story, 80 tags on each) and an empty hub on disk.
         let folder = try TempFolder()
         let hubPath = folder.path("hub.sqlite")
         let hub = try Store.create(at: hubPath, name: "hub")
         let laptop = try Store.inMemory(name: "laptop-a")
-        let t0 = Date()
-        _ = try laptop.importArticles((1...2_000).map { n in
-            ImportedArticle(url: "https://wire.example.com/item/\(n)", title: "Wire item \(n)", source: "Wire",
-                            body: "Item \(n) of the overnight wire.\n\nA second paragraph for item \(n).")
-        })
-        let article = try Seed.importStory(into: laptop)
+        let article = try SyncFixtures.importStory(into: laptop)
         let length = try laptop.article(article).body.unicodeScalars.count
-        for i in 0..<250 {
-            let start = (i * 13) % (length - 20)
-            _ = try laptop.highlight(articleRef: article, anchor: .position(start: start, end: start + 1 + i % 19))
+        for i in 0..<100 {
+            let start = (i * 31) % (length - 20)
+            let id = try laptop.highlight(
+                articleRef: article, anchor: .position(start: start, end: start + 1 + i % 19), note: "note \(i)").id
+            try laptop.addTags(ref: id, tags: (0..<80).map { "topic-\(i)-\($0)" })
         }
         let total = try changeCount(laptop)
-        #expect(total > 9_000)
-        print("TIMING made changes \(Date().timeIntervalSince(t0))")
+        #expect(total > 8_000)
 
         // When the server stops after five pages of 100 have been acknowledged.
         let server = try await LiveServer.serve(hub)
@@ -467,21 +616,13 @@ struct LiveSyncTests {
         #expect(delivered > 500 && delivered < total)
         #expect(try hub.versionVector()[laptop.replicaID] == Int64(delivered - 1))  // a contiguous prefix
 
-        print("TIMING interrupted \(Date().timeIntervalSince(t0))")
         // When a server is started again on the same port over the store reopened from disk.
         let reopened = try Store.open(at: hubPath)
         #expect(try changeCount(reopened) == delivered)
-        let restarted = try await LiveServer.serve(reopened, port: port)
-        let resumed: SyncReport
-        do {
-            resumed = try await sync(laptop, with: restarted.url, pageSize: 100)
-            await restarted.stop()
-        } catch {
-            await restarted.stop()
-            throw error
+        let resumed = try await LiveServer.serve(reopened, port: port).whileRunning { restarted in
+            try await sync(laptop, with: restarted.url, pageSize: 100)
         }
 
-        print("TIMING resumed \(Date().timeIntervalSince(t0))")
         // Then the sync completes, sending exactly what the hub lacked: nothing twice.
         #expect(resumed.received == 0)
         #expect(resumed.sent == (try changeCount(laptop)) - delivered)
@@ -492,12 +633,36 @@ struct LiveSyncTests {
             + "resumed with \(resumed.sent) in \(resumed.requests) requests")
     }
 
+    @Test func aPageSizeOutsideWhatTheProtocolAllowsIsKeptWithinIt() async throws {
+        // Given a laptop with a few dozen changes, and a hub.
+        let hub = try Store.inMemory(name: "hub")
+        let laptop = try Store.inMemory(name: "laptop-a")
+        let article = try SyncFixtures.importStory(into: laptop)
+        try laptop.addTags(ref: article, tags: ["korea", "alliance", "diplomacy"])
+        let own = try changeCount(laptop)
+        try await withServer(hub) { server in
+            // When it syncs with a page size of 0 (which `Store.changes` would trap on),
+            let tiny = try await sync(laptop, with: server.url, pageSize: 0)
+            // Then it syncs one change per request instead.
+            #expect(tiny.received == 1 && tiny.sent == own)
+            #expect(tiny.requests == 1 + own)  // one page with the hub's one change, then one push each
+
+            // When another replica pulls with a page size past the protocol's 5,000 (which the
+            // server would refuse with 400),
+            let other = try Store.inMemory(name: "laptop-b")
+            let huge = try await sync(other, with: server.url, pageSize: 1_000_000)
+            // Then it gets everything in one page.
+            #expect(huge.received == own + 1 && huge.requests == 2)
+            #expect(try export(other) == export(laptop))
+        }
+    }
+
     @Test func tokensAreCheckedOnEveryRequestAndRevokingOneTakesEffectAtOnce() async throws {
         // Given a hub with a token, and a laptop with a change to push.
         let hub = try Store.inMemory(name: "hub")
         let token = try hub.createToken(name: "laptop-a")
         let laptop = try Store.inMemory(name: "laptop-a")
-        try Seed.importStory(into: laptop)
+        try SyncFixtures.importStory(into: laptop)
         let before = try Snapshot(hub)
 
         try await withServer(hub) { server in
@@ -527,7 +692,7 @@ struct LiveSyncTests {
             // When the token is revoked while the server runs,
             // Then the very next request with it is refused, and nothing more is written.
             try hub.revokeToken(name: "laptop-a")
-            try Seed.importStory(into: laptop)  // unchanged: no change
+            try SyncFixtures.importStory(into: laptop)  // unchanged: no change
             try laptop.addTags(ref: try laptop.articles()[0].id, tags: ["after-revoke"])
             let afterSync = try Snapshot(hub)
             let client = SyncClient(baseURL: server.url, token: token)
@@ -559,6 +724,17 @@ struct LiveSyncTests {
 
             // Then it is refused with 413 and nothing is written; the server keeps serving.
             #expect(response.status == 413)
+            #expect(response.error?.code == "too_large", "\(response.text)")
+            #expect(try Snapshot(hub) == before)
+
+            // When a push carries more changes than a batch may hold (each one well formed),
+            let laptop = try Store.inMemory(name: "laptop-a")
+            let change = try #require(laptop.changes(after: VersionVector()).changes.first)
+            let many = Array(repeating: change, count: SyncProtocol.maxBatch + 1)
+            let tooMany = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(many))
+            // Then it is a 413 too, and nothing is written.
+            #expect(tooMany.status == 413)
+            #expect(tooMany.error?.code == "too_large", "\(tooMany.text)")
             #expect(try Snapshot(hub) == before)
             #expect(try await SyncClient(baseURL: server.url).vector() == before.vector)
         }
@@ -568,7 +744,7 @@ struct LiveSyncTests {
         // Given a hub, and the real changes of a laptop to build bodies from.
         let hub = try Store.inMemory(name: "hub")
         let laptop = try Store.inMemory(name: "laptop-a")
-        try Seed.importStory(into: laptop)
+        try SyncFixtures.importStory(into: laptop)
         let changes = try laptop.changes(after: VersionVector(), limit: 1_000).changes
         let valid = try JSONSerialization.jsonObject(with: try pushBody(changes)) as! [String: Any]
         func mutated(_ edit: (inout [String: Any]) -> Void) throws -> Data {
@@ -616,7 +792,7 @@ struct LiveSyncTests {
         // Given a hub, and a laptop change.
         let hub = try Store.inMemory(name: "hub")
         let laptop = try Store.inMemory(name: "laptop-a")
-        try Seed.importStory(into: laptop)
+        try SyncFixtures.importStory(into: laptop)
         let changes = try laptop.changes(after: VersionVector(), limit: 1_000).changes
         let before = try Snapshot(hub)
         try await withServer(hub) { server in
@@ -650,7 +826,8 @@ struct LiveSyncTests {
             Response(status: .ok, headers: [.contentType: "application/json", HTTPField.Name("Margin-Protocol")!: "2"],
                      body: .init(byteBuffer: ByteBuffer(string: #"{"protocol":2,"schema":1,"vector":{}}"#)))
         }
-        let app = Application(router: future, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = Application(
+            router: future, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quietLogger)
         try await app.test(.live) { client in
             let url = URL(string: "http://localhost:\(try #require(client.port))")!
             // Then a refusal with protocol_mismatch, and a success that declares protocol 2 in
@@ -671,12 +848,71 @@ struct LiveSyncTests {
         #expect(try changeCount(laptop) == changes.count)
     }
 
+    @Test func aSyncThroughAReverseProxyThatCompressesAnswersWorks() async throws {
+        // Given a hub behind a reverse proxy that gzips JSON answers for clients that accept it
+        // (URLSession does, and inflates them), so Content-Length counts the compressed bytes.
+        let hub = try Store.inMemory(name: "hub")
+        let laptop = try Store.inMemory(name: "laptop-a")
+        try SyncFixtures.importStory(into: laptop)
+        let inner = SyncServer.buildRouter(store: hub).buildResponder()
+        let compressed = Counter()
+        let (ports, announce) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            responder: CallbackResponder<SyncRequestContext> { request, context in
+                let accepts = request.headers[.acceptEncoding]?.contains("gzip") == true
+                var response = try await inner.respond(to: request, context: context)
+                guard accepts else { return response }
+                let plain = Collected()
+                let body = response.body
+                try await body.write(CollectingWriter(into: plain))
+                response.headers[.contentEncoding] = "gzip"
+                response.body = .init(byteBuffer: ByteBuffer(bytes: gzipStored(Data(plain.buffer.readableBytesView))))
+                compressed.increment()
+                return response
+            },
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { announce.yield($0.localAddress?.port ?? 0) }, logger: quietLogger)
+
+        // When the laptop syncs through it,
+        let report = try await LiveServer.start(app, ports: ports, announce: announce).whileRunning { server in
+            try await sync(laptop, with: server.url, attempts: 1)
+        }
+
+        // Then the compressed answers are read like plain ones.
+        #expect(compressed.count == report.requests)
+        let sent = try changeCount(laptop) - 1
+        #expect(report.received == 1 && report.sent == sent)
+        #expect(try export(hub) == export(laptop))
+    }
+
+    @Test func anOriginTheVectorQueryCannotCarryDoesNotWedgeEverySyncWithTheHub() async throws {
+        // Given a hub, and a push of one change whose origin holds a comma, the separator of
+        // the vector in `GET /v1/changes?after=origin:seq,origin:seq`.
+        let hub = try Store.inMemory(name: "hub")
+        let odd = Change(origin: "laptop,evil", seq: 1, hlc: HLC(rawValue: 1_000), entity: .replica,
+                         entityID: "laptop,evil", field: "name", value: .string("odd"))
+        try await withServer(hub) { server in
+            let pushed = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody([odd]))
+
+            // When a laptop syncs with the hub twice.
+            let laptop = try Store.inMemory(name: "laptop-a")
+            try SyncFixtures.importStory(into: laptop)
+
+            // Then the push is refused (nothing written: the hub's vector stays its own), and both syncs work.
+            #expect(pushed.status == 422, "\(pushed.text)")
+            #expect(try hub.versionVector() == VersionVector([hub.replicaID: 1]))
+            try await sync(laptop, with: server.url, attempts: 1)
+            let again = try await sync(laptop, with: server.url, attempts: 1)
+            #expect(again.received == 0 && again.sent == 0)
+        }
+    }
+
     @Test func aPushWithAGapIsRefusedWith409AndTheReconcilerResendsFromTheServersVector() async throws {
         // Given a laptop with 40-odd changes, and a hub that holds the first 10.
         let laptop = try Store.inMemory(name: "laptop-a")
-        let article = try Seed.importStory(into: laptop)
+        let article = try SyncFixtures.importStory(into: laptop)
         for quote in ["cause a stink", "Chung Eui-yong", "recalcitrant regime", "Lloyd Austin", "sleep in peace"] {
-            try laptop.highlight(articleRef: article, anchor: Seed.quote(quote), note: quote, tags: ["t"])
+            _ = try laptop.highlight(articleRef: article, anchor: SyncFixtures.quote(quote), note: quote, tags: ["t"])
         }
         let all = try laptop.changes(after: VersionVector(), limit: 1_000).changes
         let origin = laptop.replicaID
@@ -714,15 +950,9 @@ struct LiveSyncTests {
             responder: Failover(reads: SyncServer.buildRouter(store: primary).buildResponder(),
                                 writes: SyncServer.buildRouter(store: hub).buildResponder()),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { announce.yield($0.localAddress?.port ?? 0) })
-        let server = try await LiveServer.start(failover, ports: ports, announce: announce)
-        let report: SyncReport
-        do {
-            report = try await sync(laptop, with: server.url, pageSize: 1_000)
-            await server.stop()
-        } catch {
-            await server.stop()
-            throw error
+            onServerRunning: { announce.yield($0.localAddress?.port ?? 0) }, logger: quietLogger)
+        let report = try await LiveServer.start(failover, ports: ports, announce: announce).whileRunning { server in
+            try await sync(laptop, with: server.url, pageSize: 1_000)
         }
 
         // Then the Reconciler took the 409, resent from the standby's vector, and finished: the
@@ -735,9 +965,49 @@ struct LiveSyncTests {
     }
 }
 
+/// A response body's bytes, as a proxy reads them.
+fileprivate final class Collected: @unchecked Sendable { var buffer = ByteBuffer() }
+
+fileprivate struct CollectingWriter: ResponseBodyWriter {
+    let into: Collected
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        var buffer = buffer
+        into.buffer.writeBuffer(&buffer)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// `data` as a gzip stream of stored (uncompressed) deflate blocks: what a compressing reverse
+/// proxy sends, without needing zlib in the tests.
+fileprivate func gzipStored(_ data: Data) -> Data {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in data {
+        crc ^= UInt32(byte)
+        for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
+    }
+    crc ^= 0xFFFF_FFFF
+    var out = Data([0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF])
+    let bytes = [UInt8](data)
+    var offset = 0
+    repeat {
+        let length = min(65_535, bytes.count - offset)
+        let final: UInt8 = offset + length == bytes.count ? 1 : 0
+        out.append(final)
+        out.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8((~length >> 8) & 0xFF)])
+        out.append(contentsOf: bytes[offset..<(offset + length)])
+        offset += length
+    } while offset < bytes.count
+    for value in [crc, UInt32(truncatingIfNeeded: bytes.count)] {
+        out.append(contentsOf: [UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF), UInt8(value >> 24)])
+    }
+    return out
+}
+
 /// Sends reads to one server's routes and writes to another's, like a hub address that fails
 /// over to a lagging standby between two requests.
-struct Failover: HTTPResponder {
+fileprivate struct Failover: HTTPResponder {
     typealias Context = SyncRequestContext
     let reads: RouterResponder<SyncRequestContext>
     let writes: RouterResponder<SyncRequestContext>

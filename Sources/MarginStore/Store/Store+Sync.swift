@@ -115,10 +115,16 @@ extension Store {
         }
     }
 
+    static let originBytes = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8))
+
     private func validate(_ change: Change) throws {
         func refuse(_ why: String) -> StoreError { .invalidChange("change \(change.dot): \(why)") }
-        guard !change.origin.isEmpty, change.origin.count <= Limits.maxIDLength else {
-            throw refuse("origin must be 1 to \(Limits.maxIDLength) characters")
+        // Origins travel in version vectors (`origin:seq,origin:seq` in a query), so they are
+        // restricted to characters those forms never need to escape; replica ids are UUIDs.
+        guard !change.origin.isEmpty, change.origin.utf8.count <= Limits.maxIDLength,
+              change.origin.utf8.allSatisfy({ Self.originBytes.contains($0) })
+        else {
+            throw refuse("origin must be 1 to \(Limits.maxIDLength) characters from A-Z, a-z, 0-9, '.', '_' and '-'")
         }
         guard change.seq >= 1 else { throw refuse("seq must be 1 or more") }
         guard change.hlc.rawValue > 0 else { throw refuse("hlc must be positive") }

@@ -30,6 +30,7 @@ public struct SyncReport: Codable, Sendable, Equatable {
 public struct Reconciler: Sendable {
     public let store: Store
     public let client: SyncClient
+    /// Changes per request, kept within 1...`SyncProtocol.maxBatch` when used.
     public var pageSize: Int
     /// Attempts per request for temporary failures (network, 5xx), with exponential backoff.
     public var attempts: Int
@@ -48,6 +49,9 @@ public struct Reconciler: Sendable {
     /// - Throws: `SyncError` (network, auth, protocol) or `StoreError` (a refused batch, a busy store).
     public func run(remote: String, push: Bool = true, pull: Bool = true) async throws -> SyncReport {
         var report = SyncReport(remote: remote)
+        // A page the protocol allows: 0 would trap in `Store.changes`, and more than `maxBatch`
+        // is refused by the server (400 on a pull, 413 on a push).
+        let pageSize = min(max(self.pageSize, 1), SyncProtocol.maxBatch)
         let before = client.stats
         var remoteVector: VersionVector? = nil
         if pull {

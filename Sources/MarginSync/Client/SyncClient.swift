@@ -120,7 +120,13 @@ public final class SyncClient: @unchecked Sendable {
         guard let http = response as? HTTPURLResponse else {
             throw SyncError.invalidResponse("no HTTP response")
         }
-        if let declared = http.value(forHTTPHeaderField: "Content-Length").flatMap(Int.init), declared != data.count {
+        // URLSession asks for gzip and inflates it, so a compressed answer's Content-Length (say,
+        // from a reverse proxy that compresses JSON) counts other bytes than `data`: compare only
+        // an uncompressed one.
+        let encoding = http.value(forHTTPHeaderField: "Content-Encoding")?.trimmingCharacters(in: .whitespaces)
+        if encoding == nil || encoding?.lowercased() == "identity",
+           let declared = http.value(forHTTPHeaderField: "Content-Length").flatMap(Int.init), declared != data.count
+        {
             throw SyncError.invalidResponse("the body was cut short (\(data.count) of \(declared) bytes)")
         }
         let decoder = WireJSON.decoder()

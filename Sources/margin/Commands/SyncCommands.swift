@@ -183,7 +183,10 @@ enum Exchange {
             } catch {
                 try? store.recordExchange(remote: remote.name, vector: nil, error: "\(error)")
                 failures.append((remote.name, error))
-                if !json { FileHandle.standardError.write(Data("margin: \(remote.name): \(error)\n".utf8)) }
+                if !json {
+                    let text = (error as? CLIError)?.message.replacingOccurrences(of: "margin: ", with: "") ?? "\(error)"
+                    FileHandle.standardError.write(Data("margin: \(remote.name): \(text)\n".utf8))
+                }
             }
         }
         if json {
@@ -242,6 +245,12 @@ struct PushCommand: AsyncParsableCommand {
     @Option(help: "Changes per request.") var pageSize = SyncProtocol.defaultPageSize
     @Argument(help: "The remote (optional when there is only one).") var remote: String?
 
+    func validate() throws {
+        if !(1...SyncProtocol.maxBatch).contains(pageSize) {
+            throw ValidationError("--page-size is 1 to \(SyncProtocol.maxBatch)")
+        }
+    }
+
     func run() async throws {
         try await Exchange.run(global: global, remotes: remote.map { [$0] } ?? [], all: false, push: true, pull: false,
                                json: output.json, pageSize: pageSize)
@@ -254,6 +263,12 @@ struct PullCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
     @Option(help: "Changes per request.") var pageSize = SyncProtocol.defaultPageSize
     @Argument(help: "The remote (optional when there is only one).") var remote: String?
+
+    func validate() throws {
+        if !(1...SyncProtocol.maxBatch).contains(pageSize) {
+            throw ValidationError("--page-size is 1 to \(SyncProtocol.maxBatch)")
+        }
+    }
 
     func run() async throws {
         try await Exchange.run(global: global, remotes: remote.map { [$0] } ?? [], all: false, push: false, pull: true,
