@@ -134,6 +134,13 @@ extension Store {
         guard !change.field.isEmpty, change.field.utf8.count <= Limits.maxFieldLength else {
             throw refuse("field must be 1 to \(Limits.maxFieldLength) bytes")
         }
+        // SQLite text bound from Swift stops at U+0000: "a\0b" would be stored as "a".
+        if change.entityID.utf8.contains(0) || change.field.utf8.contains(0) {
+            throw refuse("entity_id and field may not contain U+0000")
+        }
+        if let dot = change.supersedes.first(where: { !$0.origin.utf8.allSatisfy { Self.originBytes.contains($0) } }) {
+            throw refuse("supersedes names a malformed origin \(dot.origin.debugDescription)")
+        }
         guard change.supersedes.count <= Limits.maxSupersedes else {
             throw refuse("supersedes more than \(Limits.maxSupersedes) dots")
         }
