@@ -18,7 +18,8 @@ struct CLIError: Error, CustomStringConvertible {
 
     var description: String { message }
 
-    static func wrap(_ error: any Error) -> CLIError {
+    /// The CLI's reading of a runtime error, or nil for ArgumentParser's own (help, validation).
+    static func wrap(_ error: any Error) -> CLIError? {
         switch error {
         case let error as CLIError:
             return error
@@ -27,8 +28,12 @@ struct CLIError: Error, CustomStringConvertible {
             return CLIError(message: "margin: \(error)", code: ExitStatus.failure)
         case let error as ImportError:
             return CLIError(message: "margin: \(error.message)", code: ExitStatus.dataError)
+        case is ValidationError, is ExitCode, is CleanExit:
+            return nil
         default:
-            return CLIError(message: "margin: \(error.localizedDescription)", code: ExitStatus.failure)
+            let type = String(reflecting: Swift.type(of: error))
+            if type.hasPrefix("ArgumentParser.") { return nil }
+            return CLIError(message: "margin: \(error)", code: ExitStatus.failure)
         }
     }
 }

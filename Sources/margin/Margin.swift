@@ -57,12 +57,9 @@ struct Margin: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let error as ValidationError {
-            exit(withError: error)
-        } catch let error as ExitCode {
-            exit(withError: error)
         } catch {
-            let failure = CLIError.wrap(error)
+            // Ours: one line and a documented code. ArgumentParser's own (help, validation): its way.
+            guard let failure = CLIError.wrap(error) else { exit(withError: error) }
             if !failure.message.isEmpty { FileHandle.standardError.write(Data((failure.message + "\n").utf8)) }
             Foundation.exit(failure.code)
         }

@@ -159,6 +159,12 @@ final class Sandbox {
             sourceLocation: sourceLocation)
     }
 
+    /// Runs `margin` with arguments given as an array.
+    @discardableResult
+    func margin(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) -> CLIResult {
+        run(args, stdin: nil, env: ["MARGIN_STORE": store], directory: folder, sourceLocation: sourceLocation)
+    }
+
     /// Runs `margin … --json` expecting success, and decodes its output.
     func json<T: Decodable>(
         _ type: T.Type, _ args: String..., stdin: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
@@ -1301,5 +1307,23 @@ struct StoreFileTests {
         let listed = try JSONDecoder().decode([ArticleShape].self, from: Data(joined.stdout.utf8))
         #expect(listed.map(\.id) == [article])
         #expect(!FileManager.default.fileExists(atPath: sandbox.path("elsewhere.sqlite")))
+    }
+}
+
+@Suite("help and usage")
+struct HelpTests {
+    @Test(arguments: [["--help"], ["list", "--help"], ["sync", "--help"], ["token", "create", "--help"], ["help", "import"]])
+    func helpPrintsUsageAndExitsZero(args: [String]) throws {
+        let sandbox = try Sandbox()
+        let result = sandbox.margin(args)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("USAGE: margin"))
+        #expect(!result.stderr.contains("could not be completed"))
+    }
+
+    @Test func anUnknownCommandIsAUsageError() throws {
+        let result = try Sandbox().margin(["bogus"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("Unexpected argument 'bogus'"))
     }
 }

@@ -238,41 +238,40 @@ enum Exchange {
     }
 }
 
+/// What push, pull and sync take.
+struct ExchangeOptions: ParsableArguments {
+    @Option(help: "Changes per request (1 to \(SyncProtocol.maxBatch)).") var pageSize = SyncProtocol.defaultPageSize
+    @Argument(help: "The remote (optional when there is only one).") var remote: String?
+
+    func validate() throws {
+        if !(1...SyncProtocol.maxBatch).contains(pageSize) {
+            throw ValidationError("--page-size is 1 to \(SyncProtocol.maxBatch)")
+        }
+    }
+}
+
 struct PushCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "push", abstract: "Send a remote the changes it lacks.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "Changes per request.") var pageSize = SyncProtocol.defaultPageSize
-    @Argument(help: "The remote (optional when there is only one).") var remote: String?
-
-    func validate() throws {
-        if !(1...SyncProtocol.maxBatch).contains(pageSize) {
-            throw ValidationError("--page-size is 1 to \(SyncProtocol.maxBatch)")
-        }
-    }
+    @OptionGroup var exchange: ExchangeOptions
 
     func run() async throws {
-        try await Exchange.run(global: global, remotes: remote.map { [$0] } ?? [], all: false, push: true, pull: false,
-                               json: output.json, pageSize: pageSize)
+        try await Exchange.run(global: global, remotes: exchange.remote.map { [$0] } ?? [], all: false, push: true,
+                               pull: false, json: output.json, pageSize: exchange.pageSize)
     }
 }
 
 struct PullCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Fetch the changes a remote has and this replica lacks.")
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Fetch the changes a remote has and this replica lacks.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "Changes per request.") var pageSize = SyncProtocol.defaultPageSize
-    @Argument(help: "The remote (optional when there is only one).") var remote: String?
-
-    func validate() throws {
-        if !(1...SyncProtocol.maxBatch).contains(pageSize) {
-            throw ValidationError("--page-size is 1 to \(SyncProtocol.maxBatch)")
-        }
-    }
+    @OptionGroup var exchange: ExchangeOptions
 
     func run() async throws {
-        try await Exchange.run(global: global, remotes: remote.map { [$0] } ?? [], all: false, push: false, pull: true,
-                               json: output.json, pageSize: pageSize)
+        try await Exchange.run(global: global, remotes: exchange.remote.map { [$0] } ?? [], all: false, push: false,
+                               pull: true, json: output.json, pageSize: exchange.pageSize)
     }
 }
 
@@ -281,20 +280,16 @@ struct SyncCommand: AsyncParsableCommand {
         commandName: "sync", abstract: "Pull then push: both sides end up holding every change.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var exchange: ExchangeOptions
     @Flag(help: "Every remote, one after the other; a failing remote does not stop the others.") var all = false
-    @Option(help: "Changes per request.") var pageSize = SyncProtocol.defaultPageSize
-    @Argument(help: "The remote (optional when there is only one).") var remote: String?
 
     func validate() throws {
-        if all && remote != nil { throw ValidationError("give a remote or --all, not both") }
-        if !(1...SyncProtocol.maxBatch).contains(pageSize) {
-            throw ValidationError("--page-size is 1 to \(SyncProtocol.maxBatch)")
-        }
+        if all && exchange.remote != nil { throw ValidationError("give a remote or --all, not both") }
     }
 
     func run() async throws {
-        try await Exchange.run(global: global, remotes: remote.map { [$0] } ?? [], all: all, push: true, pull: true,
-                               json: output.json, pageSize: pageSize)
+        try await Exchange.run(global: global, remotes: exchange.remote.map { [$0] } ?? [], all: all, push: true,
+                               pull: true, json: output.json, pageSize: exchange.pageSize)
     }
 }
 
