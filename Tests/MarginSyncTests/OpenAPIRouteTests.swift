@@ -385,8 +385,13 @@ struct Provocation: Sendable, CustomTestStringConvertible {
         Provocation("POST", "/v1/changes", 422, "a field over 200 bytes", code: "invalid_change", body: {
             try push([change(field: String(repeating: "é", count: 101))])
         }),
-        Provocation("POST", "/v1/changes", 422, "U+0000 in an origin, which SQLite would cut there",
+        Provocation("POST", "/v1/changes", 422, "an origin with U+0000, which SQLite would cut there",
                     code: "invalid_change", body: { try push([change(origin: "hub\u{0}forged")]) }),
+        Provocation("POST", "/v1/changes", 422, "an entity_id with U+0000", code: "invalid_change", body: {
+            var forged = change()
+            forged.entityID = "0123\u{0}forged"
+            return try push([forged])
+        }),
         Provocation("POST", "/v1/changes", 503, "another process holds the store", code: "busy",
                     fixture: { try .locked() }, body: { try push([change()]) }),
     ]

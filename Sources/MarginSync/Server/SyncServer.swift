@@ -248,14 +248,6 @@ struct SyncAPI: Sendable {
             throw SyncHTTPError(.contentTooLarge, code: "too_large",
                                 "a push carries at most \(SyncProtocol.maxBatch) changes; send smaller batches")
         }
-        // GRDB binds text as a C string, so SQLite cuts it at U+0000: "a\0b" would be stored as
-        // origin "a" (another replica's), and then "a\0c" seq 1 failed with 500 on the primary key.
-        // Refuse the batch whole (Store.apply should refuse it too, for pulls).
-        if let change = push.changes.first(where: Self.containsNUL) {
-            throw SyncHTTPError(.unprocessableContent, code: "invalid_change",
-                                "refused: change \(change.dot.description.debugDescription) has U+0000 in its origin, "
-                                    + "entity_id, field or supersedes; these may not contain it")
-        }
         do {
             let report = try store.apply(push.changes)
             return try SyncServer.json(PushResponse(
@@ -273,11 +265,6 @@ struct SyncAPI: Sendable {
                 throw SyncHTTPError(.unprocessableContent, code: "invalid_change", error.description)
             }
         }
-    }
-
-    /// True when a text the store binds as SQL text holds U+0000.
-    static func containsNUL(_ change: Change) -> Bool {
-        ([change.origin, change.entityID, change.field] + change.supersedes.map(\.origin)).contains { $0.utf8.contains(0) }
     }
 
     static func describe(_ error: DecodingError) -> String {
