@@ -26,6 +26,9 @@ public struct Dot: Hashable, Comparable, Codable, Sendable, CustomStringConverti
         var c = try decoder.unkeyedContainer()
         origin = try c.decode(String.self)
         seq = try c.decode(Int64.self)
+        guard c.isAtEnd else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "a dot is [origin, seq], nothing more")
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -128,8 +128,8 @@ extension Store {
         }
         guard change.seq >= 1 else { throw refuse("seq must be 1 or more") }
         guard change.hlc.rawValue > 0 else { throw refuse("hlc must be positive") }
-        guard !change.entityID.isEmpty, change.entityID.count <= Limits.maxIDLength else {
-            throw refuse("entity_id must be 1 to \(Limits.maxIDLength) characters")
+        guard !change.entityID.isEmpty, change.entityID.utf8.count <= Limits.maxIDLength else {
+            throw refuse("entity_id must be 1 to \(Limits.maxIDLength) bytes")
         }
         guard !change.field.isEmpty, change.field.utf8.count <= Limits.maxFieldLength else {
             throw refuse("field must be 1 to \(Limits.maxFieldLength) bytes")

@@ -93,7 +93,7 @@ extension VersionVector {
         guard !queryValue.isEmpty else { return }
         for part in queryValue.split(separator: ",", omittingEmptySubsequences: false) {
             guard let colon = part.lastIndex(of: ":"), let seq = Int64(part[part.index(after: colon)...]), seq >= 0,
-                  colon > part.startIndex, part.distance(from: part.startIndex, to: colon) <= Store.Limits.maxIDLength
+                  colon > part.startIndex, part[..<colon].utf8.count <= Store.Limits.maxIDLength
             else { return nil }
             self[String(part[..<colon])] = seq
         }
