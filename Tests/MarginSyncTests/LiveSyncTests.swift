@@ -732,9 +732,9 @@ struct LiveSyncTests {
             let change = try #require(laptop.changes(after: VersionVector()).changes.first)
             let many = Array(repeating: change, count: SyncProtocol.maxBatch + 1)
             let tooMany = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(many))
-            // Then it is a 413 too, and nothing is written.
-            #expect(tooMany.status == 413)
-            #expect(tooMany.error?.code == "too_large", "\(tooMany.text)")
+            // Then it is a 422, and nothing is written.
+            #expect(tooMany.status == 422)
+            #expect(tooMany.error?.code == "too_many_changes", "\(tooMany.text)")
             #expect(try Snapshot(hub) == before)
             #expect(try await SyncClient(baseURL: server.url).vector() == before.vector)
         }

@@ -375,7 +375,7 @@ struct Provocation: Sendable, CustomTestStringConvertible {
         Provocation("POST", "/v1/changes", 413, "a body over the limit", code: "too_large", body: {
             ByteBuffer(repeating: UInt8(ascii: " "), count: SyncProtocol.maxBodyBytes + 1)
         }),
-        Provocation("POST", "/v1/changes", 413, "more changes than a batch may carry", code: "too_large", body: {
+        Provocation("POST", "/v1/changes", 422, "more changes than a batch may carry", code: "too_many_changes", body: {
             try push((1...Int64(SyncProtocol.maxBatch + 1)).map { change(seq: $0) })
         }),
         Provocation("POST", "/v1/changes", 422, "a change stamped two days ahead", code: "clock_skew", body: {

@@ -245,7 +245,8 @@ struct SyncAPI: Sendable {
                     + "but the push says \(push.protocol) (\(push.schema)); upgrade the older side")
         }
         guard push.changes.count <= SyncProtocol.maxBatch else {
-            throw SyncHTTPError(.contentTooLarge, code: "too_large",
+            // 422, not 413: the body is within its limit, the batch breaks the protocol's rule.
+            throw SyncHTTPError(.unprocessableContent, code: "too_many_changes",
                                 "a push carries at most \(SyncProtocol.maxBatch) changes; send smaller batches")
         }
         do {
