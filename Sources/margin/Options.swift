@@ -19,8 +19,12 @@ struct GlobalOptions: ParsableArguments {
 
     func openStore() throws -> Store {
         var options = Store.Options()
-        if let text = ProcessInfo.processInfo.environment["MARGIN_LOCK_TIMEOUT"], let seconds = Double(text), seconds >= 0 {
+        let environment = ProcessInfo.processInfo.environment
+        if let text = environment["MARGIN_LOCK_TIMEOUT"], let seconds = Double(text), seconds >= 0 {
             options.lockTimeout = seconds
+        }
+        if let text = environment["MARGIN_MAX_CLOCK_SKEW"], let seconds = Double(text), seconds >= 0 {
+            options.maxClockSkew = seconds
         }
         let store = try Store.open(at: storePath, options: options)
         Output.store = store
