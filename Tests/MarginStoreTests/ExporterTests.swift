@@ -270,7 +270,7 @@ private func bodies(_ item: [String: Any]) throws -> [[String: Any]] {
     @Test(arguments: [1, 2, 3, 42, 1234])
     func inputOrderDoesNotMatter(seed: UInt64) throws {
         // Given the same articles and annotations in a seeded random order
-        var generator = SeededGenerator(seed: seed)
+        var generator = SeededRandom(seed: seed)
         let articles = ExportFixture.articles.shuffled(using: &generator)
         let annotations = ExportFixture.annotations.shuffled(using: &generator)
 
@@ -541,17 +541,3 @@ private enum ConformanceValidator {
     }
 }
 
-/// SplitMix64, so a shuffled order can be reproduced from its seed.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

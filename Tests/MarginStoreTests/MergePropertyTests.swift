@@ -3,21 +3,6 @@ import GRDB
 import Testing
 @testable import MarginStore
 
-/// SplitMix64: small, fast, and the same sequence on every platform for a seed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random operations on several replicas with random partial exchanges; in the end every replica
 /// holds the same changes and must show the same bytes. A failure names the seed that replays it.
 @Suite struct MergePropertyTests {

@@ -169,7 +169,7 @@ struct ThreeWayMergeTests {
     }
 
     @Test func diffReconstructsTheSideWithAMinimalEditCount() {
-        var random = SplitMix64(seed: 0xD1FF)
+        var random = SeededRandom(seed: 0xD1FF)
         for _ in 0..<500 {
             let x = (0..<Int.random(in: 0...25, using: &random)).map { _ in Int32.random(in: 0...3, using: &random) }
             let y = (0..<Int.random(in: 0...25, using: &random)).map { _ in Int32.random(in: 0...3, using: &random) }
@@ -220,7 +220,7 @@ struct ThreeWayMergeTests {
         var merges = 0
         var conflicts = 0
         for seed in UInt64(1)...600 {
-            var random = SplitMix64(seed: seed)
+            var random = SeededRandom(seed: seed)
             let base = RandomNote.make(using: &random)
             var a = base
             var b = base
@@ -285,7 +285,7 @@ private struct RandomNote {
 
     static let vocabulary = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "far", "away"]
 
-    static func make(using random: inout SplitMix64) -> RandomNote {
+    static func make(using random: inout SeededRandom) -> RandomNote {
         let count = Int.random(in: 3...30, using: &random)
         let words = (0..<count).map { _ in vocabulary.randomElement(using: &random)! }
         let separators = (0..<count).map { index in
@@ -295,7 +295,7 @@ private struct RandomNote {
     }
 
     /// One to three random edits; new words are `tag` + a number, so they can be found later.
-    static func edits(_ note: RandomNote, tag: String, using random: inout SplitMix64) -> RandomNote {
+    static func edits(_ note: RandomNote, tag: String, using random: inout SeededRandom) -> RandomNote {
         var note = note
         for _ in 0..<Int.random(in: 0...3, using: &random) {
             note = edit(note, tag: tag, using: &random)
@@ -303,7 +303,7 @@ private struct RandomNote {
         return note
     }
 
-    static func edit(_ note: RandomNote, tag: String, using random: inout SplitMix64) -> RandomNote {
+    static func edit(_ note: RandomNote, tag: String, using random: inout SeededRandom) -> RandomNote {
         var note = note
         let fresh = "\(tag)\(random.next() % 10_000)"
         guard !note.words.isEmpty else {
@@ -329,19 +329,3 @@ private struct RandomNote {
     }
 }
 
-/// A small seeded generator, so a failing case can be replayed from the seed it prints.
-private struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
