@@ -322,3 +322,24 @@ func sync(_ a: Replica, _ b: Replica) throws {
         #expect(entry.value == .string("b's words"))
     }
 }
+
+@Suite struct DigestTests {
+    @Test func convergedReplicasDigestAlikeAndADifferenceNamesItsKind() throws {
+        // Given two replicas that exchanged everything.
+        let clock = ManualClock()
+        let a = try Replica("a", clock: clock)
+        let b = try Replica("b", clock: clock)
+        let article = try a.store.importArticles([TestSupport.article(1)])[0].id
+        _ = try a.store.highlight(articleRef: article, anchor: .quote(exact: "apples", prefix: nil, suffix: nil))
+        try sync(a, b)
+        #expect(try a.store.digest() == b.store.digest())
+        #expect(try a.store.digest().counts["annotations"] == 1)
+        // When one of them tags the article and has not synced yet,
+        try a.store.addTags(ref: article, tags: ["x"])
+        // Then the digests differ in the kinds that changed, and agree again after a sync.
+        let differences = try a.store.digest().differences(from: b.store.digest())
+        #expect(differences == ["articles", "changes", "tags"])
+        try sync(a, b)
+        #expect(try a.store.digest().differences(from: b.store.digest()).isEmpty)
+    }
+}
