@@ -18,7 +18,7 @@ struct Margin: AsyncParsableCommand {
             HighlightCommand.self, NoteCommand.self, TagCommand.self, UntagCommand.self, RemoveCommand.self,
             AnnotationsCommand.self, LogCommand.self, ExportCommand.self, ConflictsCommand.self, ResolveCommand.self,
             ServeCommand.self, TokenCommand.self, RemoteCommand.self, PushCommand.self, PullCommand.self,
-            SyncCommand.self, StatusCommand.self,
+            SyncCommand.self, StatusCommand.self, ReanchorCommand.self, OrphansCommand.self,
         ]
     )
 

@@ -51,6 +51,34 @@ public struct AnnotationJSON: Codable, Sendable, Equatable {
     public var author: String
     public var created: String
     public var updated: String
+    /// Where the passage is in the current body (derived; absent until the body is known).
+    public var anchor: AnchorJSON?
+
+    /// An annotation's current placement.
+    public struct AnchorJSON: Codable, Sendable, Equatable {
+        /// "anchored", or "orphan" when the passage's text is gone from the current body.
+        public var state: String
+        /// The passage (anchored) or the best candidate (orphan), in code points of the current body.
+        public var start: Int?
+        public var end: Int?
+        /// Confidence in 0...1.
+        public var score: Double?
+        /// unchanged, diff, exact or fuzzy.
+        public var method: String?
+
+        public init(_ anchor: AnchorState) {
+            state = anchor.isOrphan ? "orphan" : "anchored"
+            let placement: Reanchor.Placement?
+            switch anchor {
+            case .anchored(let p): placement = p
+            case .orphan(let best): placement = best
+            }
+            start = placement?.start
+            end = placement?.end
+            score = placement.map { ($0.score * 1000).rounded() / 1000 }
+            method = placement?.method.rawValue
+        }
+    }
 
     public init(_ a: Annotation) {
         id = a.id
@@ -67,6 +95,7 @@ public struct AnnotationJSON: Codable, Sendable, Equatable {
         author = a.author
         created = a.createdAt.iso8601
         updated = a.updatedAt.iso8601
+        anchor = a.anchor.map(AnchorJSON.init)
     }
 }
 

@@ -148,6 +148,14 @@ struct WriteContext {
         for (key, fields) in dirty.sorted(by: { ($0.key.entity.rawValue, $0.key.id) < ($1.key.entity.rawValue, $1.key.id) }) {
             try materialize(key, fields: fields)
         }
+        // Placements follow the bodies and targets just written (derived state, see Anchoring).
+        var bodies = Set<String>()
+        var targets = Set<String>()
+        for (key, fields) in dirty {
+            if key.entity == .article, fields.contains("body") { bodies.insert(key.id) }
+            if key.entity == .annotation, fields.contains("target") || fields.contains("article") { targets.insert(key.id) }
+        }
+        try Anchoring.refresh(db, articles: bodies, annotations: targets)
         dirty = [:]
         for (origin, seq) in versions {
             try exec(

@@ -29,7 +29,7 @@ public struct TextTarget: Codable, Sendable, Equatable, Hashable {
 }
 
 /// A highlight, comment or bookmark on an article.
-public struct Annotation: Codable, Sendable, Equatable, Identifiable {
+public struct Annotation: Sendable, Equatable, Identifiable {
     /// A time-ordered UUID (v7), lowercase, made where the annotation is created.
     public var id: String
     public var articleID: String
@@ -43,10 +43,14 @@ public struct Annotation: Codable, Sendable, Equatable, Identifiable {
     public var author: String
     public var createdAt: HLC
     public var updatedAt: HLC
+    /// Where the passage is in the article's current body (nil until the body is known). The
+    /// target keeps the selectors as made; this says where they point now.
+    public var anchor: AnchorState?
 
     public init(
         id: String, articleID: String, motivation: Motivation, target: TextTarget, note: String? = nil,
-        color: String? = nil, tags: [String] = [], author: String, createdAt: HLC, updatedAt: HLC
+        color: String? = nil, tags: [String] = [], author: String, createdAt: HLC, updatedAt: HLC,
+        anchor: AnchorState? = nil
     ) {
         self.id = id
         self.articleID = articleID
@@ -58,5 +62,6 @@ public struct Annotation: Codable, Sendable, Equatable, Identifiable {
         self.author = author
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.anchor = anchor
     }
 }

@@ -8,7 +8,12 @@ enum Migrations {
         var migrator = DatabaseMigrator()
         for migration in embedded {
             let sql = migration.sql
-            migrator.registerMigration(migration.name) { db in try db.execute(sql: sql) }
+            let name = migration.name
+            migrator.registerMigration(name) { db in
+                try db.execute(sql: sql)
+                // Data steps: a new derived column is filled in the migration that adds it.
+                if name == "0003_anchor.sql" { try Anchoring.refreshAll(db) }
+            }
         }
         return migrator
     }

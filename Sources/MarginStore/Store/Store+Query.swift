@@ -154,7 +154,7 @@ extension Store {
                 sql += " AND annotation.article_id = ?"
                 arguments += [articleID]
             }
-            sql += " ORDER BY article.id, annotation.start, annotation.\"end\", annotation.id"
+            sql += " ORDER BY article.id, COALESCE(annotation.anchor_start, annotation.start), annotation.\"end\", annotation.id"
             let allTags = try tagsByEntity(db)
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
                 Self.annotation($0, tags: allTags[$0["id"] as String] ?? [])
@@ -273,7 +273,20 @@ extension Store {
                 exact: row["exact"] ?? "", prefix: row["prefix"] ?? "", suffix: row["suffix"] ?? "",
                 start: row["start"] ?? 0, end: row["end"] ?? 0, revision: row["revision"]),
             note: row["note"], color: row["color"], tags: tags, author: row["author"] ?? "",
-            createdAt: HLC(rawValue: row["created_hlc"]), updatedAt: HLC(rawValue: row["updated_hlc"]))
+            createdAt: HLC(rawValue: row["created_hlc"]), updatedAt: HLC(rawValue: row["updated_hlc"]),
+            anchor: anchor(row))
+    }
+
+    static func anchor(_ row: Row) -> AnchorState? {
+        guard let state: String = row["anchor_state"] else { return nil }
+        var placement: Reanchor.Placement?
+        if let start: Int = row["anchor_start"], let end: Int = row["anchor_end"] {
+            placement = Reanchor.Placement(
+                start: start, end: end, score: row["anchor_score"] ?? 0,
+                method: Reanchor.Method(rawValue: row["anchor_method"] ?? "") ?? .unchanged)
+        }
+        if state == "anchored", let placement { return .anchored(placement) }
+        return .orphan(best: placement)
     }
 }
 

@@ -51,7 +51,22 @@ struct ShowCommand: ParsableCommand {
         guard !annotations.isEmpty else { return }
         print("\nAnnotations")
         for (i, a) in annotations.enumerated() {
-            var line = "[\(i + 1)] \(Output.short(a.id))  \(a.target.start)..<\(a.target.end)  \"\(a.target.exact)\""
+            var line: String
+            switch a.anchor {
+            case .orphan?:
+                // The passage's text is gone from this body: kept, never attached elsewhere.
+                line = "[\(i + 1)] \(Output.short(a.id))  ORPHAN  \"\(a.target.exact)\" (no longer in the article; see `margin orphans`)"
+            case .anchored(let p)?:
+                line = "[\(i + 1)] \(Output.short(a.id))  \(p.start)..<\(p.end)  \"\(excerpt(article.body, p.start, p.end, limit: Int.max))\""
+                if p.start != a.target.start || p.end != a.target.end {
+                    let now = excerpt(article.body, p.start, p.end, limit: Int.max)
+                    line += now == a.target.exact
+                        ? "  (moved from \(a.target.start)..<\(a.target.end))"
+                        : "  (corrected, was \"\(a.target.exact)\")"
+                }
+            case nil:
+                line = "[\(i + 1)] \(Output.short(a.id))  \(a.target.start)..<\(a.target.end)  \"\(a.target.exact)\""
+            }
             if let color = a.color { line += "  (\(color))" }
             if !a.tags.isEmpty { line += "  " + a.tags.map { "#\($0)" }.joined(separator: " ") }
             print(line)
@@ -66,8 +81,11 @@ struct ShowCommand: ParsableCommand {
         var opens: [Int: Int] = [:]
         var closes: [Int: [Int]] = [:]
         for (i, a) in annotations.enumerated() {
-            opens[a.target.start, default: 0] += 1
-            closes[a.target.end, default: []].append(i + 1)
+            // Orphans have no passage in this body: listed, not marked.
+            if a.anchor?.isOrphan == true { continue }
+            let span = a.anchor?.placement.map { ($0.start, $0.end) } ?? (a.target.start, a.target.end)
+            opens[span.0, default: 0] += 1
+            closes[span.1, default: []].append(i + 1)
         }
         var out = String.UnicodeScalarView()
         let scalars = Array(body.unicodeScalars)

@@ -1,0 +1,145 @@
+import Foundation
+import GRDB
+
+/// Keeps the annotation table's anchor columns equal to `Reanchor`'s answer for the current bodies.
+///
+/// Runs inside every write transaction that changes an article's body or an annotation's target
+/// (a local import or edit, or a synced change), so placements are never stale. The old revisions'
+/// texts come from the change log: every body an article ever had is a `body` change there, named
+/// by its SHA-256 (the annotation's `revision`).
+enum Anchoring {
+    /// The meta key of this store's re-anchoring threshold (`margin reanchor --min-score`).
+    static let minScoreKey = "reanchor_min_score"
+
+    static func minScore(_ db: Database) throws -> Double {
+        if let text = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [minScoreKey]),
+            let value = Double(text)
+        {
+            return value
+        }
+        return Reanchor.defaultMinScore
+    }
+
+    /// One annotation's stored target, as re-anchoring needs it.
+    struct Row {
+        var id: String
+        var articleID: String
+        var target: TextTarget
+        var anchor: AnchorState?
+    }
+
+    /// Recomputes and stores the placement of every annotation of `articles` and of `annotations`.
+    static func refresh(_ db: Database, articles: Set<String>, annotations: Set<String>) throws {
+        guard !articles.isEmpty || !annotations.isEmpty else { return }
+        var byArticle: [String: [Row]] = [:]
+        for article in articles {
+            byArticle[article] = try rows(db, sql: "WHERE article_id = ?", [article])
+        }
+        for id in annotations {
+            for row in try rows(db, sql: "WHERE id = ?", [id]) where !articles.contains(row.articleID) {
+                byArticle[row.articleID, default: []].append(row)
+            }
+        }
+        let threshold = try minScore(db)
+        for (article, rows) in byArticle {
+            let outcomes = try compute(db, article: article, rows: rows, minScore: threshold)
+            try store(db, outcomes)
+        }
+    }
+
+    /// Recomputes every annotation's placement (after a migration, or with a new threshold).
+    static func refreshAll(_ db: Database) throws {
+        let articles = try String.fetchAll(db, sql: "SELECT DISTINCT article_id FROM annotation WHERE article_id IS NOT NULL")
+        try refresh(db, articles: Set(articles), annotations: [])
+    }
+
+    static func rows(_ db: Database, sql whereClause: String, _ arguments: StatementArguments) throws -> [Row] {
+        try GRDB.Row.fetchAll(
+            db,
+            sql: """
+                SELECT id, article_id, exact, prefix, suffix, start, "end", revision,
+                       anchor_state, anchor_start, anchor_end, anchor_score, anchor_method
+                FROM annotation \(whereClause)
+                """,
+            arguments: arguments
+        ).compactMap { row in
+            guard let article: String = row["article_id"], let exact: String = row["exact"] else { return nil }
+            return Row(
+                id: row["id"], articleID: article,
+                target: TextTarget(
+                    exact: exact, prefix: row["prefix"] ?? "", suffix: row["suffix"] ?? "",
+                    start: row["start"] ?? 0, end: row["end"] ?? 0, revision: row["revision"]),
+                anchor: Store.anchor(row))
+        }
+    }
+
+    /// The placements of `rows` (annotations of `article`) in its current body; nil for each when
+    /// the body is not known yet.
+    static func compute(_ db: Database, article: String, rows: [Row], minScore: Double) throws -> [(id: String, anchor: AnchorState?)] {
+        guard !rows.isEmpty else { return [] }
+        guard let current = try GRDB.Row.fetchOne(
+            db, sql: "SELECT body, content_hash FROM article WHERE id = ?", arguments: [article]),
+            let body: String = current["body"]
+        else {
+            return rows.map { ($0.id, nil) }
+        }
+        let hash: String = current["content_hash"] ?? ArticleIdentity.sha256Hex(body)
+        var result: [(id: String, anchor: AnchorState?)] = []
+        var pending: [String?: [Row]] = [:]
+        for row in rows {
+            // Made on the current body: it is where it says, unless the offsets are out of range.
+            if row.target.revision == hash {
+                result.append((row.id, .anchored(.init(start: row.target.start, end: row.target.end, score: 1, method: .unchanged))))
+            } else {
+                pending[row.target.revision, default: []].append(row)
+            }
+        }
+        if !pending.isEmpty {
+            let revisions = try revisionTexts(db, article: article)
+            for (revision, group) in pending.sorted(by: { ($0.key ?? "") < ($1.key ?? "") }) {
+                let old = revision.flatMap { revisions[$0] }
+                let outcomes = Reanchor.locate(group.map(\.target), oldBody: old, newBody: body, minScore: minScore)
+                for (row, outcome) in zip(group, outcomes) { result.append((row.id, AnchorState(outcome))) }
+            }
+        }
+        return result
+    }
+
+    /// Every body the article has had, by content hash, from the change log.
+    static func revisionTexts(_ db: Database, article: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        let values = try String.fetchAll(
+            db, sql: "SELECT value FROM change WHERE entity_id = ? AND field = 'body'", arguments: [article])
+        for value in values {
+            if case .string(let text)? = try? JSONValue.parse(value) {
+                out[ArticleIdentity.sha256Hex(text)] = text
+            }
+        }
+        return out
+    }
+
+    static func store(_ db: Database, _ outcomes: [(id: String, anchor: AnchorState?)]) throws {
+        let statement = try db.cachedStatement(sql: """
+            UPDATE annotation SET anchor_state = ?, anchor_start = ?, anchor_end = ?, anchor_score = ?, anchor_method = ?
+            WHERE id = ?
+            """)
+        for (id, anchor) in outcomes {
+            var state: String?
+            var placement: Reanchor.Placement?
+            switch anchor {
+            case .anchored(let p)?:
+                state = "anchored"
+                placement = p
+            case .orphan(let best)?:
+                state = "orphan"
+                placement = best
+            case nil:
+                break
+            }
+            try statement.execute(arguments: [
+                state, placement?.start, placement?.end, placement.map { ($0.score * 1000).rounded() / 1000 },
+                placement?.method.rawValue, id,
+            ])
+        }
+    }
+}
