@@ -114,9 +114,21 @@ public enum W3CExporter {
             target: Target(
                 source: article.flatMap { $0.url.flatMap(uriString) }
                     ?? "urn:margin:article:" + urnSegment(annotation.articleID),
-                selector: selectors(annotation.target)
+                selector: selectors(currentTarget(annotation, article: article))
             )
         )
+    }
+
+    /// The selectors as they apply to the article's current body: a re-anchored annotation exports
+    /// where its passage is now; an orphan keeps the selectors it was made with (nothing is lost,
+    /// and an importer will find it orphaned too).
+    static func currentTarget(_ annotation: Annotation, article: Article?) -> TextTarget {
+        guard case .anchored(let p)? = annotation.anchor, let article,
+            p.start != annotation.target.start || p.end != annotation.target.end
+                || annotation.target.revision != article.contentHash,
+            let current = try? TextAnchor.target(in: article.body, start: p.start, end: p.end, revision: article.contentHash)
+        else { return annotation.target }
+        return current
     }
 
     static func selectors(_ target: TextTarget) -> [Selector] {

@@ -9,32 +9,41 @@ import Glibc
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Import articles: plain-text wire stories, Markdown, HTML, JSON, CSV (url,date,title,text).",
+        abstract: "Import articles (plain-text wire stories, Markdown, HTML, JSON, CSV) or annotations (W3C JSON-LD, Hypothesis JSON).",
         discussion: """
             FILE may be a path, a glob ('news/*.html') or - for standard input. The format comes from \
             the extension, else from the content; --format overrides. All files are read and checked \
             first, then imported in one transaction: a bad file writes nothing. Importing an article \
-            again records nothing unless it changed; a changed body is a new revision.
+            again records nothing unless it changed; a changed body is a new revision, and the \
+            article's annotations are re-anchored (see `margin reanchor`, `margin orphans`). \
+            Annotation files (W3C Web Annotation JSON-LD, e.g. `margin export --format w3c`, or the \
+            Hypothesis API's JSON) are anchored by their selectors in articles already in the store, \
+            matched by URL; Hypothesis's UTF-16 offsets are converted to code points.
             """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "The format of every FILE: \(ImportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "The format of every FILE: \(Self.formatNames).")
     var format: String?
     @Argument(help: "Files, globs or - for stdin.")
     var files: [String]
 
+    static var formatNames: String {
+        (ImportFormat.allCases.map(\.rawValue) + ["w3c", "hypothesis"]).joined(separator: ", ")
+    }
+
     func validate() throws {
-        if let format, ImportFormat(rawValue: format) == nil {
-            throw ValidationError(
-                "unknown format '\(format)'; use one of \(ImportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        if let format, ImportFormat(rawValue: format) == nil, AnnotationImporter.Format(rawValue: format) == nil {
+            throw ValidationError("unknown format '\(format)'; use one of \(Self.formatNames)")
         }
         if files.isEmpty { throw ValidationError("give at least one file, glob or - for stdin") }
     }
 
     func run() throws {
         let forced = format.flatMap(ImportFormat.init(rawValue:))
+        let forcedAnnotations = format.flatMap(AnnotationImporter.Format.init(rawValue:))
         var parsed: [(file: String, article: ImportedArticle)] = []
+        var annotations: [(file: String, annotation: ImportedAnnotation)] = []
         for path in try Self.expand(files) {
             let data: Data
             if path == "-" {
@@ -55,6 +64,16 @@ struct ImportCommand: ParsableCommand {
                 data = contents
             }
             let name = path == "-" ? nil : path
+            if let annotationFormat = forcedAnnotations ?? (forced == nil ? AnnotationImporter.detect(data) : nil) {
+                do {
+                    for item in try AnnotationImporter.parse(data, format: annotationFormat) {
+                        annotations.append((path, item))
+                    }
+                } catch {
+                    throw CLIError(message: "margin: \(path): \((error as? ImportError)?.message ?? "\(error)")", code: ExitStatus.dataError)
+                }
+                continue
+            }
             guard let kind = forced ?? ArticleImporter.detectFormat(filename: name, data: data) else {
                 throw CLIError(
                     message: "margin: \(path): unknown format; use --format "
@@ -71,6 +90,14 @@ struct ImportCommand: ParsableCommand {
         }
         if parsed.count > 200 { Output.progress("importing \(parsed.count) articles…\n") }
         let store = try global.openStore()
+        if !annotations.isEmpty {
+            guard parsed.isEmpty else {
+                throw CLIError(
+                    message: "margin: import articles and annotation files in two commands (articles first)",
+                    code: ExitStatus.usage)
+            }
+            return try importAnnotations(annotations, into: store)
+        }
         let outcomes = try store.importArticles(parsed.map(\.article))
         if output.json {
             struct Row: Encodable {
@@ -92,6 +119,30 @@ struct ImportCommand: ParsableCommand {
                     + "\(outcomes.filter { $0.status == .unchanged }.count) unchanged")
             }
         }
+    }
+
+    func importAnnotations(_ items: [(file: String, annotation: ImportedAnnotation)], into store: Store) throws {
+        let outcomes = try store.importAnnotations(items.map(\.annotation))
+        if output.json {
+            struct Row: Encodable {
+                var status, file, source: String
+                var id, article_id, message: String?
+            }
+            return try Output.json(zip(items, outcomes).map {
+                Row(status: $1.status.rawValue, file: $0.file, source: $0.annotation.source, id: $1.id,
+                    article_id: $1.articleID, message: $1.message)
+            })
+        }
+        for (item, outcome) in zip(items, outcomes) {
+            var line = "\(outcome.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) "
+                + (outcome.id.map(Output.short) ?? "-") + "  \"\(item.annotation.exact ?? "")\""
+            if let message = outcome.message { line += "  (\(message))" }
+            print(line)
+        }
+        var counts: [AnnotationImportOutcome.Status: Int] = [:]
+        for outcome in outcomes { counts[outcome.status, default: 0] += 1 }
+        print("\(outcomes.count) annotations: \(counts[.created] ?? 0) anchored, \(counts[.orphaned] ?? 0) orphaned, "
+            + "\(counts[.unchanged] ?? 0) unchanged, \(counts[.skipped] ?? 0) skipped")
     }
 
     /// Expands globs the shell left alone; a pattern that matches nothing is an error.
