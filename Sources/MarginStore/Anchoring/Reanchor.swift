@@ -235,6 +235,7 @@ struct Searcher {
                     // except where a carried span already stands for them.
                     let carried = candidates
                     candidates += raw.filter { r in !carried.contains { $0.start < r.end && r.start < $0.end } }
+                        .map { var r = $0; r.tieOnly = true; return r }
                 }
                 for candidate in searchCandidates(quote: quote)
                 where usableDiff.insertedFraction(start: candidate.start, end: candidate.end) >= 0.8 {
@@ -267,25 +268,29 @@ struct Searcher {
         } else {
             candidates = searchCandidates(quote: quote)
         }
-        var scored: [Reanchor.Placement] = []
+        var scored: [(placement: Reanchor.Placement, tieOnly: Bool)] = []
         for candidate in candidates {
             let context = contextAgreement(prefix: prefix, suffix: suffix, start: candidate.start, end: candidate.end)
             let score = Self.combine(
                 quote: candidate.similarity, prefix: context.prefix, suffix: context.suffix,
                 quoteLength: quote.count, moved: usableDiff != nil)
-            scored.append(.init(start: candidate.start, end: candidate.end, score: score, method: candidate.method))
+            scored.append((.init(start: candidate.start, end: candidate.end, score: score, method: candidate.method), candidate.tieOnly))
         }
         // Best first; position (distance to the expected place) only orders equals deterministically.
-        scored.sort { lhs, rhs in
+        scored.sort { l, r in
+            let lhs = l.placement
+            let rhs = r.placement
             if lhs.score != rhs.score { return lhs.score > rhs.score }
             let dl = abs(lhs.start - expected)
             let dr = abs(rhs.start - expected)
             if dl != dr { return dl < dr }
             return (lhs.start, lhs.end) < (rhs.start, rhs.end)
         }
-        guard let best = scored.first else { return .orphan(best: orphanBest) }
-        if let second = scored.dropFirst().first(where: { !overlaps($0, best) }),
-            second.score >= best.score - Reanchor.tieMargin
+        guard let best = scored.first(where: { !$0.tieOnly })?.placement else {
+            return .orphan(best: scored.first?.placement ?? orphanBest)
+        }
+        if let second = scored.first(where: { $0.placement != best && !overlaps($0.placement, best) }),
+            second.placement.score >= best.score - Reanchor.tieMargin
         {
             return .orphan(best: best)  // context cannot tell them apart: never guess
         }
@@ -341,11 +346,18 @@ struct Searcher {
         }
         let similarity = Similarity.ratio(quote, NormalizedText(text).values)
         let placement = Reanchor.Placement(start: mapped.start, end: mapped.end, score: similarity, method: .diff)
+        let context = contextAgreement(prefix: prefix, suffix: suffix, start: mapped.start, end: mapped.end)
         // A short quote that only resembles its carried text ("Budd." and "Budd..") says little
         // by itself: its context must agree on both sides.
-        if quote.count < 20 {
-            let context = contextAgreement(prefix: prefix, suffix: suffix, start: mapped.start, end: mapped.end)
-            guard context.prefix >= 0.5, context.suffix >= 0.5 else { return .rejected(placement) }
+        if quote.count < 20, context.prefix < 0.5 || context.suffix < 0.5 { return .rejected(placement) }
+        // An end that kept the quote's own words but lost the quote's context is a look-alike's end
+        // (the same words in an inserted sentence), not the passage cut short there.
+        let k = min(8, exact.count, text.count)
+        if context.prefix < 0.5, text.prefix(k).elementsEqual(exact.prefix(k)), !prefix.isEmpty {
+            return .rejected(placement)
+        }
+        if context.suffix < 0.5, text.suffix(k).elementsEqual(exact.suffix(k)), !suffix.isEmpty {
+            return .rejected(placement)
         }
         return similarity >= minScore ? .accepted(placement) : .rejected(placement)
     }
@@ -400,6 +412,8 @@ struct Searcher {
         var end: Int
         var similarity: Double
         var method: Reanchor.Method
+        /// Only shows that a look-alike exists (a tie makes an orphan); never the answer itself.
+        var tieOnly = false
     }
 
     /// Exact (normalized) occurrences of the quote, else approximate ones; in original offsets.
