@@ -34,14 +34,17 @@ public struct Reconciler: Sendable {
     public var pageSize: Int
     /// Attempts per request for temporary failures (network, 5xx), with exponential backoff.
     public var attempts: Int
+    /// Seconds before the first retry; each further retry waits twice as long (plus up to 25% jitter).
+    public var backoff: Double
     public var progress: (@Sendable (String) -> Void)?
 
     public init(store: Store, client: SyncClient, pageSize: Int = SyncProtocol.defaultPageSize, attempts: Int = 4,
-                progress: (@Sendable (String) -> Void)? = nil) {
+                backoff: Double = 0.25, progress: (@Sendable (String) -> Void)? = nil) {
         self.store = store
         self.client = client
         self.pageSize = pageSize
         self.attempts = attempts
+        self.backoff = backoff
         self.progress = progress
     }
 
@@ -97,15 +100,20 @@ public struct Reconciler: Sendable {
         return report
     }
 
-    /// Runs `body`, retrying temporary failures with exponential backoff (0.25 s, 0.5 s, 1 s, …).
+    /// Runs `body`, retrying temporary failures with exponential backoff (by default 0.25 s, 0.5 s,
+    /// 1 s, …, each with up to 25% jitter so that replicas retrying a restarted hub spread out).
+    /// A failed attempt leaves nothing behind: a page is applied only once fully received and
+    /// decoded, and a push the server applied but whose answer was lost is skipped as duplicates
+    /// when it is sent again.
     func retrying<T>(_ body: () async throws -> T) async throws -> T {
-        var delay: UInt64 = 250_000_000
+        var delay = max(backoff, 0)
         for attempt in 1... {
             do {
                 return try await body()
             } catch let error as SyncError where error.isTemporary && attempt < attempts {
                 progress?("retrying after: \(error)")
-                try await Task.sleep(nanoseconds: delay)
+                let jittered = delay * Double.random(in: 1...1.25)
+                try await Task.sleep(nanoseconds: UInt64(jittered * 1_000_000_000))
                 delay *= 2
             }
         }
