@@ -197,7 +197,7 @@ func writeMany(into store: Store, article: String, highlights: Int, tags: Int, s
 /// An HTTP/1.1 proxy on 127.0.0.1 in front of a server that injects faults into chosen requests:
 /// a connection dropped before forwarding, dropped after the server answered (so a push was
 /// applied but its answer is lost), a body cut in half, a 503 without forwarding, and a request
-/// forwarded twice. Each forwarded request goes over its own upstream connection.
+/// forwarded twice. Each request has its own client and upstream connections (`Connection: close`).
 final class FaultProxy: @unchecked Sendable {
     enum Fault: String, CaseIterable, Sendable {
         case droppedBeforeForwarding = "dropped before forwarding"
@@ -211,6 +211,7 @@ final class FaultProxy: @unchecked Sendable {
     private let listener: Int32
     private let upstream: Int
     private let choose: @Sendable (_ index: Int, _ method: String) -> Fault?
+    private let keepAlive: Bool
     private let lock = NSLock()
     private var _requests = 0
     private var _faults: [Fault: Int] = [:]
@@ -218,10 +219,15 @@ final class FaultProxy: @unchecked Sendable {
 
     var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
-    /// - Parameter choose: for the n-th request (from 0) and its method, the fault to inject, if any.
-    init(upstream: Int, choose: @escaping @Sendable (_ index: Int, _ method: String) -> Fault?) throws {
+    /// - Parameters:
+    ///   - keepAlive: serve several requests per client connection, so a fault may hit a
+    ///     connection the client reuses; else one request per connection (`Connection: close`).
+    ///   - choose: for the n-th request (from 0) and its method, the fault to inject, if any.
+    init(upstream: Int, keepAlive: Bool = false,
+         choose: @escaping @Sendable (_ index: Int, _ method: String) -> Fault?) throws {
         (listener, port) = try listeningSocket(port: 0)
         self.upstream = upstream
+        self.keepAlive = keepAlive
         self.choose = choose
         Thread { [self] in acceptLoop() }.start()
     }
@@ -256,15 +262,19 @@ final class FaultProxy: @unchecked Sendable {
                 if let fault { _faults[fault, default: 0] += 1 }
                 return (index, fault)
             }
-            _ = index
+            if ProcessInfo.processInfo.environment["MARGIN_PROXY_DEBUG"] != nil {
+                FileHandle.standardError.write(Data("proxy \(index) \(request.method) \(request.bytes.count) bytes: \(fault?.rawValue ?? "-")\n".utf8))
+            }
             switch fault {
             case .droppedBeforeForwarding:
                 return
             case .serviceUnavailable:
                 let body = Data(#"{"code":"busy","error":"the proxy says the server is busy; try again","protocol":1}"#.utf8)
                 var head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                head += "Margin-Protocol: 1\r\nMargin-Schema: 1\r\nContent-Length: \(body.count)\r\n\r\n"
-                guard send(fd, Data(head.utf8) + body) else { return }
+                head += "Margin-Protocol: 1\r\nMargin-Schema: 1\r\nContent-Length: \(body.count)\r\n"
+                head += "Connection: close\r\n\r\n"
+                _ = send(fd, Data(head.utf8) + body)
+                return
             case .droppedAfterServerAnswered:
                 _ = forward(request.bytes)
                 return
@@ -275,9 +285,11 @@ final class FaultProxy: @unchecked Sendable {
                 return
             case .duplicatedRequest:
                 _ = forward(request.bytes)
-                guard let response = forward(request.bytes), send(fd, response.head + response.body) else { return }
+                guard let response = forward(request.bytes), send(fd, response.head + response.body), keepAlive
+                else { return }
             case nil:
-                guard let response = forward(request.bytes), send(fd, response.head + response.body) else { return }
+                guard let response = forward(request.bytes), send(fd, response.head + response.body), keepAlive
+                else { return }
             }
         }
     }
@@ -318,14 +330,27 @@ final class FaultProxy: @unchecked Sendable {
         lock.withLock { _forwarded += 1 }
         guard send(fd, bytes) else { return nil }
         var connection = BufferedSocket(fd: fd)
+        debug("forward: sent \(bytes.count)")
         guard let head = connection.readHead() else { return nil }
+        debug("forward: head \(String(decoding: head, as: UTF8.self).replacingOccurrences(of: "\r\n", with: " | "))")
         let text = String(decoding: head, as: UTF8.self).lowercased()
         var length: Int? = nil
         for line in text.components(separatedBy: "\r\n") where line.hasPrefix("content-length:") {
             length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces))
         }
         let body = length.map { connection.receive(count: $0) ?? Data() } ?? connection.readToEnd()
-        return (head, body)
+        // One request per client connection: a client never reuses a connection the proxy may
+        // drop, so every fault is met on a fresh one, as after a real network cut.
+        if keepAlive { return (head, body) }
+        var closing = head.dropLast(2)
+        closing.append(Data("Connection: close\r\n\r\n".utf8))
+        return (Data(closing), body)
+    }
+
+    private func debug(_ text: String) {
+        if ProcessInfo.processInfo.environment["MARGIN_PROXY_DEBUG"] != nil {
+            FileHandle.standardError.write(Data("proxy \(text)\n".utf8))
+        }
     }
 
     private func send(_ fd: Int32, _ data: Data) -> Bool {
