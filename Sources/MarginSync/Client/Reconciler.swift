@@ -37,6 +37,9 @@ public struct Reconciler: Sendable {
     /// Seconds before the first retry; each further retry waits twice as long (plus up to 25% jitter).
     public var backoff: Double
     public var progress: (@Sendable (String) -> Void)?
+    /// Called with the running report after every page applied here or acknowledged by the
+    /// remote, so a caller can say how far a sync that later fails got.
+    public var onPage: (@Sendable (SyncReport) -> Void)?
 
     public init(store: Store, client: SyncClient, pageSize: Int = SyncProtocol.defaultPageSize, attempts: Int = 4,
                 backoff: Double = 0.25, progress: (@Sendable (String) -> Void)? = nil) {
@@ -67,6 +70,7 @@ public struct Reconciler: Sendable {
                     report.received += applied.applied
                     report.conflicts += applied.conflicts
                     progress?("received \(report.received) changes")
+                    onPage?(report)
                 }
                 if !page.more { break }
             }
@@ -83,6 +87,7 @@ public struct Reconciler: Sendable {
                     report.sent += answer.applied
                     remote = answer.vector
                     progress?("sent \(report.sent) changes")
+                    onPage?(report)
                 } catch SyncError.gap(let vector) {
                     // The remote moved (or restarted from an older copy): resend from its vector.
                     guard vector != lastGap else { throw SyncError.gap(vector: vector) }

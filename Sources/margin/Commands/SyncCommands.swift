@@ -168,6 +168,7 @@ enum Exchange {
         var worst = ExitStatus.success
         for remote in chosen {
             var outcome: Outcome
+            let partial = PartialReport()
             do {
                 let client = SyncClient(baseURL: URL(string: remote.url)!, token: try token(for: remote))
                 var progress: (@Sendable (String) -> Void)? = nil
@@ -175,8 +176,9 @@ enum Exchange {
                     let name = remote.name
                     progress = { text in FileHandle.standardError.write(Data("\r\(name): \(text)   ".utf8)) }
                 }
-                let report = try await Reconciler(store: store, client: client, pageSize: pageSize, progress: progress)
-                    .run(remote: remote.name, push: push, pull: pull)
+                var reconciler = Reconciler(store: store, client: client, pageSize: pageSize, progress: progress)
+                reconciler.onPage = { partial.report = $0 }
+                let report = try await reconciler.run(remote: remote.name, push: push, pull: pull)
                 if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
                 try store.recordExchange(remote: remote.name, vector: report.remoteVector, error: nil)
                 let pending = pull ? try store.counts().conflicts : nil
@@ -200,8 +202,11 @@ enum Exchange {
                 try? store.recordExchange(remote: remote.name, vector: nil, error: "\(error)")
                 let code = exitCode(for: error)
                 let text = (error as? CLIError)?.message.replacingOccurrences(of: "margin: ", with: "") ?? "\(error)"
+                // What moved before the failure stays moved (each page is atomic): say how much.
+                let done = partial.report
                 outcome = Outcome(
-                    remote: remote.name, ok: false, outcome: outcomeName(code), exit_code: code, error: text)
+                    remote: remote.name, ok: false, outcome: outcomeName(code), exit_code: code,
+                    sent: done?.sent ?? 0, received: done?.received ?? 0, conflicts: done?.conflicts ?? 0, error: text)
                 // On stderr in JSON mode too: a cron log keeps the sentence next to the JSON.
                 FileHandle.standardError.write(Data("margin: \(remote.name): \(text)\n".utf8))
             }
@@ -210,6 +215,17 @@ enum Exchange {
         }
         if json { try Output.json(outcomes) }
         if worst != ExitStatus.success { throw CLIError(message: "", code: worst) }
+    }
+
+    /// The last running report of an exchange, kept for when it fails.
+    final class PartialReport: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _report: SyncReport?
+
+        var report: SyncReport? {
+            get { lock.withLock { _report } }
+            set { lock.withLock { _report = newValue } }
+        }
     }
 
     /// The remotes a command names: one by name, every one with `all`, or the only one.
