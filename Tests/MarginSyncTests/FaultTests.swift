@@ -76,12 +76,14 @@ struct FaultTests {
         let acknowledged = Acknowledged()
         var kills = 0
         var killedMidPush = 0
+        var killedAfterAnAck = 0
         var refills = 0
 
         // When, 50 times, a server starts, the laptop pushes pages of 10 changes, and the server
         // is SIGKILLed after a random 0-120 ms.
         while kills < 50 {
             let server = try await ServeChild.start(store: hubPath, log: folder.file("serve-\(kills).log"))
+            let batchesBefore = acknowledged.batches
             let pusher = Task { () -> Bool in
                 let client = SyncClient(baseURL: server.url, timeout: 5)
                 var remote = try await client.vector()
@@ -98,6 +100,7 @@ struct FaultTests {
             kills += 1
             let finished = (try? await pusher.value) == true
             if !finished { killedMidPush += 1 }
+            if !finished && acknowledged.batches > batchesBefore { killedAfterAnAck += 1 }
 
             // Then the hub file, reopened, holds every change acknowledged before the kill,
             // nothing twice, and passes integrity_check.
@@ -129,7 +132,8 @@ struct FaultTests {
         #expect(try hub.digest() == laptop.digest())
         try expectSound(hub, "hub")
         try expectSound(laptop, "laptop")
-        print("server SIGKILL: \(kills) kills (\(killedMidPush) mid-push), \(acknowledged.batches) batches acknowledged, "
+        print("server SIGKILL: \(kills) kills (\(killedMidPush) before the push finished, \(killedAfterAnAck) of them "
+            + "after at least one batch of that run was acknowledged), \(acknowledged.batches) batches acknowledged, "
             + "\(try laptop.counts().changes) changes, final sync sent \(report.sent), lost 0, duplicates 0, seed \(seed)")
     }
 
@@ -150,8 +154,10 @@ struct FaultTests {
             try laptop.addRemote(name: "hub", url: server.url.absoluteString, tokenEnv: nil)
         }
         var kills = 0
+        var killsAfterProgress = 0
         var runs = 0
         var refills = 0
+        var held = VersionVector()
 
         // When `margin pull` runs with pages of 20 and is SIGKILLed after a random 30-400 ms,
         // until it was killed mid-pull 20 times.
@@ -173,6 +179,9 @@ struct FaultTests {
                 try expectSound(laptop, "laptop after run \(runs) (seed \(seed))")
                 #expect(try hub.versionVector().includes(laptop.versionVector().removing(laptop.replicaID)))
                 caughtUp = try laptop.versionVector().includes(hub.versionVector())
+                let now = try laptop.versionVector()
+                if now != held && pull.terminationReason == .uncaughtSignal { killsAfterProgress += 1 }
+                held = now
             }
             if caughtUp {
                 refills += 1
@@ -194,7 +203,7 @@ struct FaultTests {
         _ = try await Reconciler(store: laptop, client: SyncClient(baseURL: server.url)).run(remote: "hub")
         #expect(try laptop.digest() == hub.digest())
         await server.stop()
-        print("client SIGKILL: \(kills) kills mid-pull in \(runs) runs, \(try laptop.counts().changes) changes, "
+        print("client SIGKILL: \(kills) kills in \(runs) runs (\(killsAfterProgress) after the run had applied a page), \(try laptop.counts().changes) changes, "
             + "lost 0, duplicates 0, seed \(seed)")
     }
 
