@@ -222,6 +222,9 @@ struct NightlyTests {
         let hubPlan = try #require(plan.value.last)
         #expect(hubPlan.send == Int64(localChanges) && hubPlan.receive == 1)
         #expect(hubPlan.origins?.first { $0.name == "laptop-a" }?.send == Int64(localChanges))
+        let pushOnly = try marginJSON([PlanRow].self, a, "push", "--dry-run", "hub", env: env)
+        #expect(pushOnly.status == 0 && pushOnly.value.first?.send == Int64(localChanges))
+        #expect(pushOnly.value.first?.receive == 0)
         let text = margin(a, "sync", "--dry-run", "hub", env: env)
         #expect(text.status == 0 && text.stdout.contains("hub: would send \(localChanges), receive 1"), "\(text.stdout)")
         let statusAfter = try marginJSON(StatusRow.self, a, "status").value
@@ -269,9 +272,11 @@ struct NightlyTests {
         #expect(differsText.stdout.contains("hub: differs in "), "\(differsText.stdout)")
         #expect(differsText.stdout.contains("this replica lacks 0 changes and hub lacks 1; run `margin sync hub`"),
                 "\(differsText.stdout)")
-        // Verifying an unreachable remote is 75, with a row saying so.
+        // Verifying an unreachable remote is 75, with a row saying so; with --all, the worst of both.
         let verifyDown = try marginJSON([VerifyRow].self, a, "verify", "down")
         #expect(verifyDown.status == 75 && verifyDown.value.first?.outcome == "unreachable")
+        let verifyAll = try marginJSON([VerifyRow].self, a, "verify", "--all", env: env)
+        #expect(verifyAll.status == 75 && verifyAll.value.map(\.outcome) == ["unreachable", "differs"])
 
         // When B syncs and then both laptops edit the same note concurrently and sync,
         #expect(margin(a, "sync", "hub", env: env).status == 0)
