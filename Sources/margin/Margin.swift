@@ -10,7 +10,9 @@ struct Margin: AsyncParsableCommand {
         discussion: """
             The store is --store PATH, else $MARGIN_STORE, else $XDG_DATA_HOME/margin/store.sqlite \
             (~/.local/share/margin/store.sqlite). Create it with `margin init --name NAME`.
-            Exit codes: 0 success, 1 failure, 64 usage error, 65 bad input data, 75 store busy (retry later).
+            Exit codes: 0 success, 1 failure, 2 conflicts pending after a sync or pull, 3 verify: states \
+            differ, 64 usage error, 65 bad input data, 73 store locked by another process past the wait, \
+            75 remote unreachable or timed out (retry later), 77 token refused.
             """,
         version: "0.1.0",
         subcommands: [
@@ -18,7 +20,7 @@ struct Margin: AsyncParsableCommand {
             HighlightCommand.self, NoteCommand.self, TagCommand.self, UntagCommand.self, RemoveCommand.self,
             AnnotationsCommand.self, LogCommand.self, ExportCommand.self, ConflictsCommand.self, ResolveCommand.self,
             ServeCommand.self, TokenCommand.self, RemoteCommand.self, PushCommand.self, PullCommand.self,
-            SyncCommand.self, StatusCommand.self, ReanchorCommand.self, OrphansCommand.self,
+            SyncCommand.self, StatusCommand.self, VerifyCommand.self, ReanchorCommand.self, OrphansCommand.self,
         ]
     )
 

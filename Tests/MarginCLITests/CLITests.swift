@@ -1244,7 +1244,7 @@ struct StoreFileTests {
     }
 
     @Test(.timeLimit(.minutes(1)))
-    func aWriteWhileAnotherProcessHoldsTheStoreGivesUpWithExit75() throws {
+    func aWriteWhileAnotherProcessHoldsTheStoreGivesUpWithExit73() throws {
         // Given a store whose write lock another process holds (it says who it is in the lock file)
         let sandbox = try Sandbox.initialized()
         let article = try sandbox.importSeed()
@@ -1261,8 +1261,8 @@ struct StoreFileTests {
         let started = Date()
         let blocked = sandbox.margin("tag", article, "busy")
 
-        // Then it waits its 10 s, then exits 75 naming the holder, and writes nothing
-        #expect(blocked.status == 75)
+        // Then it waits its 10 s, then exits 73 (locked) naming the holder, and writes nothing
+        #expect(blocked.status == 73)
         #expect(blocked.stderr.contains("the store \(sandbox.store) is busy: \(holder) is writing to it"))
         #expect(blocked.stderr.contains("try again later"))
         #expect(Date().timeIntervalSince(started) >= 9)

@@ -337,6 +337,28 @@ struct Provocation: Sendable, CustomTestStringConvertible {
         Provocation("GET", "/v1/vector", 401, "a wrong token", code: "unauthorized",
                     fixture: { try .memory(token: true, presenting: "mgn_wrong") }),
 
+        // GET /v1/digest
+        Provocation("GET", "/v1/digest", 200, "the digests of a store with one received change", fixture: {
+                        let fixture = try ProvocationFixture.memory()
+                        _ = try fixture.store.apply([change()])
+                        return fixture
+                    },
+                    check: { response, store in
+                        let answer = try decode(DigestResponse.self, response)
+                        #expect(answer.digest == (try store.digest()))
+                        #expect(answer.vector == (try store.versionVector()))
+                        #expect(answer.counts["changes"] == 2 && answer.kinds.values.allSatisfy { $0.count == 64 })
+                    }),
+        Provocation("GET", "/v1/digest", 400, "another protocol in the header", code: "protocol_mismatch",
+                    headers: header(SyncProtocol.versionHeader, "0")),
+        Provocation("GET", "/v1/digest", 401, "a revoked token", code: "unauthorized", fixture: {
+                        let fixture = try ProvocationFixture.memory()
+                        let token = try fixture.store.createToken(name: "ci")
+                        try fixture.store.revokeToken(name: "ci")
+                        fixture.headers[.authorization] = "Bearer \(token)"
+                        return fixture
+                    }),
+
         // GET /v1/changes
         Provocation("GET", "/v1/changes", 200, "a page of one of two", uri: "/v1/changes?after=&limit=1",
                     fixture: {

@@ -40,24 +40,41 @@ extension Store {
 
     /// Digests of the replicated state.
     public func digest() throws -> StateDigest {
+        try read { db in try Self.digest(db) }
+    }
+
+    /// Digests of the replicated state and the version vector, read in one transaction so they
+    /// describe the same state.
+    public func digestAndVector() throws -> (digest: StateDigest, vector: VersionVector) {
         try read { db in
-            var kinds: [String: String] = [:]
-            var counts: [String: Int] = [:]
-            for (kind, sql) in Self.digestQueries {
-                var hasher = SHA256()
-                var count = 0
-                let rows = try Row.fetchCursor(db, sql: sql)
-                while let row = try rows.next() {
-                    count += 1
-                    var line = JSONValue.array(row.databaseValues.map(Self.json)).canonical
-                    line += "\n"
-                    hasher.update(Array(line.utf8))
-                }
-                kinds[kind] = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-                counts[kind] = count
-            }
-            return StateDigest(kinds: kinds, counts: counts)
+            var vector = VersionVector()
+            for row in try Row.fetchAll(db, sql: "SELECT origin, seq FROM version") { vector[row[0]] = row[1] }
+            return (try Self.digest(db), vector)
         }
+    }
+
+    /// `PRAGMA integrity_check`: ["ok"] for a sound database file, else SQLite's findings.
+    public func integrityCheck() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    private static func digest(_ db: Database) throws -> StateDigest {
+        var kinds: [String: String] = [:]
+        var counts: [String: Int] = [:]
+        for (kind, sql) in Self.digestQueries {
+            var hasher = SHA256()
+            var count = 0
+            let rows = try Row.fetchCursor(db, sql: sql)
+            while let row = try rows.next() {
+                count += 1
+                var line = JSONValue.array(row.databaseValues.map(Self.json)).canonical
+                line += "\n"
+                hasher.update(Array(line.utf8))
+            }
+            kinds[kind] = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            counts[kind] = count
+        }
+        return StateDigest(kinds: kinds, counts: counts)
     }
 
     private static func json(_ value: DatabaseValue) -> JSONValue {

@@ -150,6 +150,15 @@ extension Store {
         }
     }
 
+    /// Replica id → name, for every replica whose changes this one holds.
+    public func replicaNames() throws -> [String: String] {
+        try read { db in
+            var names: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM replica") { names[row[0]] = row[1] }
+            return names
+        }
+    }
+
     /// How many changes held here a peer at `vector` lacks.
     public func pendingCount(for vector: VersionVector) throws -> Int64 {
         try versionVector().seqs.reduce(0) { $0 + max(0, $1.value - vector[$1.key]) }

@@ -33,7 +33,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) uses store schema \(found) but this margin understands up to \(supported); "
                 + "upgrade margin"
         case .locked(let path, let holder, let waited):
-            return "the store \(path) is busy: \(holder) is writing to it; waited \(Int(waited)) s; try again later"
+            return "the store \(path) is busy: \(holder) is writing to it; waited \(String(format: "%g", waited)) s; "
+                + "try again later (MARGIN_LOCK_TIMEOUT=SECONDS waits longer)"
         case .unknownID(let id):
             return "no article, annotation or conflict has an id starting with '\(id)'; "
                 + "see `margin list` and `margin annotations`"

@@ -34,14 +34,20 @@ public struct Reconciler: Sendable {
     public var pageSize: Int
     /// Attempts per request for temporary failures (network, 5xx), with exponential backoff.
     public var attempts: Int
+    /// Seconds before the first retry; each further retry waits twice as long (plus up to 25% jitter).
+    public var backoff: Double
     public var progress: (@Sendable (String) -> Void)?
+    /// Called with the running report after every page applied here or acknowledged by the
+    /// remote, so a caller can say how far a sync that later fails got.
+    public var onPage: (@Sendable (SyncReport) -> Void)?
 
     public init(store: Store, client: SyncClient, pageSize: Int = SyncProtocol.defaultPageSize, attempts: Int = 4,
-                progress: (@Sendable (String) -> Void)? = nil) {
+                backoff: Double = 0.25, progress: (@Sendable (String) -> Void)? = nil) {
         self.store = store
         self.client = client
         self.pageSize = pageSize
         self.attempts = attempts
+        self.backoff = backoff
         self.progress = progress
     }
 
@@ -64,6 +70,7 @@ public struct Reconciler: Sendable {
                     report.received += applied.applied
                     report.conflicts += applied.conflicts
                     progress?("received \(report.received) changes")
+                    onPage?(report)
                 }
                 if !page.more { break }
             }
@@ -80,6 +87,7 @@ public struct Reconciler: Sendable {
                     report.sent += answer.applied
                     remote = answer.vector
                     progress?("sent \(report.sent) changes")
+                    onPage?(report)
                 } catch SyncError.gap(let vector) {
                     // The remote moved (or restarted from an older copy): resend from its vector.
                     guard vector != lastGap else { throw SyncError.gap(vector: vector) }
@@ -97,15 +105,20 @@ public struct Reconciler: Sendable {
         return report
     }
 
-    /// Runs `body`, retrying temporary failures with exponential backoff (0.25 s, 0.5 s, 1 s, …).
+    /// Runs `body`, retrying temporary failures with exponential backoff (by default 0.25 s, 0.5 s,
+    /// 1 s, …, each with up to 25% jitter so that replicas retrying a restarted hub spread out).
+    /// A failed attempt leaves nothing behind: a page is applied only once fully received and
+    /// decoded, and a push the server applied but whose answer was lost is skipped as duplicates
+    /// when it is sent again.
     func retrying<T>(_ body: () async throws -> T) async throws -> T {
-        var delay: UInt64 = 250_000_000
+        var delay = max(backoff, 0)
         for attempt in 1... {
             do {
                 return try await body()
             } catch let error as SyncError where error.isTemporary && attempt < attempts {
                 progress?("retrying after: \(error)")
-                try await Task.sleep(nanoseconds: delay)
+                let jittered = delay * Double.random(in: 1...1.25)
+                try await Task.sleep(nanoseconds: UInt64(jittered * 1_000_000_000))
                 delay *= 2
             }
         }

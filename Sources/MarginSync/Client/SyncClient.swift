@@ -83,6 +83,11 @@ public final class SyncClient: @unchecked Sendable {
         try await send("GET", "/v1/vector", as: VectorResponse.self).vector
     }
 
+    /// The remote's state digests and vector (`GET /v1/digest`), for `margin verify`.
+    public func digest() async throws -> DigestResponse {
+        try await send("GET", "/v1/digest", as: DigestResponse.self)
+    }
+
     public func changes(after vector: VersionVector, limit: Int) async throws -> ChangesResponse {
         let response = try await send(
             "GET", "/v1/changes",

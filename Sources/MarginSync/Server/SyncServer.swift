@@ -81,6 +81,7 @@ public enum SyncServer {
         let routes: [(path: String, method: HTTPRequest.Method, handler: Handler)] = [
             ("/v1/health", .get, { _, _ in try api.health() }),
             ("/v1/vector", .get, { _, _ in try api.vector() }),
+            ("/v1/digest", .get, { _, _ in try api.digest() }),
             ("/v1/changes", .get, { request, _ in try api.changes(request) }),
             ("/v1/changes", .post, { request, context in try await api.push(request, context: context) }),
         ]
@@ -193,6 +194,11 @@ struct SyncAPI: Sendable {
     func vector() throws -> Response {
         try SyncServer.json(VectorResponse(
             protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema, vector: try store.versionVector()))
+    }
+
+    func digest() throws -> Response {
+        let (digest, vector) = try store.digestAndVector()
+        return try SyncServer.json(DigestResponse(digest: digest, vector: vector))
     }
 
     func changes(_ request: Request) throws -> Response {

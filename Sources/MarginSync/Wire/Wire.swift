@@ -38,6 +38,29 @@ public struct VectorResponse: Codable, Sendable, Equatable {
     public var vector: VersionVector
 }
 
+/// `GET /v1/digest`: digests of the replicated state per kind, their row counts, and the vector,
+/// all read in one transaction. Two replicas that hold the same changes answer the same digests.
+public struct DigestResponse: Codable, Sendable, Equatable {
+    public var `protocol`: Int
+    public var schema: Int
+    /// Kind (changes, articles, annotations, tags, conflicts, replicas) → SHA-256 hex.
+    public var kinds: [String: String]
+    /// Kind → rows.
+    public var counts: [String: Int]
+    public var vector: VersionVector
+
+    public init(digest: StateDigest, vector: VersionVector) {
+        self.protocol = SyncProtocol.version
+        self.schema = SyncProtocol.changeSchema
+        self.kinds = digest.kinds
+        self.counts = digest.counts
+        self.vector = vector
+    }
+
+    /// The digest part, to compare with a local `StateDigest`.
+    public var digest: StateDigest { StateDigest(kinds: kinds, counts: counts) }
+}
+
 /// `GET /v1/changes?after=…&limit=N`: the changes the caller lacks, and the server's vector.
 public struct ChangesResponse: Codable, Sendable {
     public var `protocol`: Int

@@ -140,29 +140,35 @@ struct RemoteCommand: ParsableCommand {
 
 /// Push, pull and sync share this.
 enum Exchange {
+    /// What happened with one remote, as `--json` prints it (fields are added, never renamed).
+    struct Outcome: Encodable {
+        var remote: String
+        /// The exchange went through (conflicts may be pending).
+        var ok: Bool
+        /// synced, conflicts_pending, unreachable, auth, locked or failed.
+        var outcome: String
+        /// The exit code this remote alone would give.
+        var exit_code: Int32
+        var sent, received, conflicts, requests, bytes_sent, bytes_received: Int?
+        /// Conflicts listed by `margin conflicts` after the exchange (pulls and syncs).
+        var conflicts_pending: Int?
+        var error: String?
+    }
+
     static func run(
-        global: GlobalOptions, remotes names: [String], all: Bool, push: Bool, pull: Bool, json: Bool, pageSize: Int
+        global: GlobalOptions, remotes names: [String], all: Bool, push: Bool, pull: Bool, json: Bool, pageSize: Int,
+        dryRun: Bool = false
     ) async throws {
         let store = try global.openStore()
-        let known = try store.remotes()
-        let chosen: [RemoteInfo]
-        if all {
-            chosen = known
-            if chosen.isEmpty { throw CLIError(message: "margin: no remotes; add one with `margin remote add NAME URL`", code: ExitStatus.usage) }
-        } else if let name = names.first {
-            chosen = [try store.remote(named: name)]
-        } else if known.count == 1 {
-            chosen = known
-        } else {
-            throw CLIError(
-                message: known.isEmpty
-                    ? "margin: no remotes; add one with `margin remote add NAME URL`"
-                    : "margin: name a remote (\(known.map(\.name).joined(separator: ", "))) or use --all",
-                code: ExitStatus.usage)
+        let chosen = try chooseRemotes(store, names: names, all: all)
+        if dryRun {
+            return try await DryRun.run(store: store, remotes: chosen, push: push, pull: pull, json: json)
         }
-        var reports: [SyncReport] = []
-        var failures: [(String, any Error)] = []
+        var outcomes: [Outcome] = []
+        var worst = ExitStatus.success
         for remote in chosen {
+            var outcome: Outcome
+            let partial = PartialReport()
             do {
                 let client = SyncClient(baseURL: URL(string: remote.url)!, token: try token(for: remote))
                 var progress: (@Sendable (String) -> Void)? = nil
@@ -170,45 +176,76 @@ enum Exchange {
                     let name = remote.name
                     progress = { text in FileHandle.standardError.write(Data("\r\(name): \(text)   ".utf8)) }
                 }
-                let report = try await Reconciler(store: store, client: client, pageSize: pageSize, progress: progress)
-                    .run(remote: remote.name, push: push, pull: pull)
+                var reconciler = Reconciler(store: store, client: client, pageSize: pageSize, progress: progress)
+                reconciler.onPage = { partial.report = $0 }
+                let report = try await reconciler.run(remote: remote.name, push: push, pull: pull)
                 if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
                 try store.recordExchange(remote: remote.name, vector: report.remoteVector, error: nil)
-                reports.append(report)
+                let pending = pull ? try store.counts().conflicts : nil
+                let code = (pending ?? 0) > 0 ? ExitStatus.conflictsPending : ExitStatus.success
+                outcome = Outcome(
+                    remote: remote.name, ok: true, outcome: code == ExitStatus.success ? "synced" : "conflicts_pending",
+                    exit_code: code, sent: report.sent, received: report.received, conflicts: report.conflicts,
+                    requests: report.requests, bytes_sent: report.bytesSent, bytes_received: report.bytesReceived,
+                    conflicts_pending: pending, error: nil)
                 if !json {
                     print("\(remote.name): sent \(report.sent), received \(report.received), "
                         + "conflicts \(report.conflicts) (\(report.requests) requests, "
                         + "\(report.bytesSent + report.bytesReceived) bytes)")
                 }
+                if let pending, pending > 0 {
+                    let what = pending == 1 ? "1 conflict" : "\(pending) conflicts"
+                    FileHandle.standardError.write(Data(
+                        "margin: \(remote.name): \(what) pending; see `margin conflicts`, settle with `margin resolve`\n".utf8))
+                }
             } catch {
                 try? store.recordExchange(remote: remote.name, vector: nil, error: "\(error)")
-                failures.append((remote.name, error))
-                if !json {
-                    let text = (error as? CLIError)?.message.replacingOccurrences(of: "margin: ", with: "") ?? "\(error)"
-                    FileHandle.standardError.write(Data("margin: \(remote.name): \(text)\n".utf8))
-                }
+                let code = exitCode(for: error)
+                let text = (error as? CLIError)?.message.replacingOccurrences(of: "margin: ", with: "") ?? "\(error)"
+                // What moved before the failure stays moved (each page is atomic): say how much.
+                let done = partial.report
+                outcome = Outcome(
+                    remote: remote.name, ok: false, outcome: outcomeName(code), exit_code: code,
+                    sent: done?.sent ?? 0, received: done?.received ?? 0, conflicts: done?.conflicts ?? 0, error: text)
+                // On stderr in JSON mode too: a cron log keeps the sentence next to the JSON.
+                FileHandle.standardError.write(Data("margin: \(remote.name): \(text)\n".utf8))
             }
+            worst = ExitStatus.worst(worst, outcome.exit_code)
+            outcomes.append(outcome)
         }
-        if json {
-            struct Row: Encodable {
-                var remote: String
-                var ok: Bool
-                var sent, received, conflicts, requests, bytes_sent, bytes_received: Int?
-                var error: String?
-            }
-            var rows: [Row] = reports.map { (r: SyncReport) -> Row in
-                Row(remote: r.remote, ok: true, sent: r.sent, received: r.received, conflicts: r.conflicts,
-                    requests: r.requests, bytes_sent: r.bytesSent, bytes_received: r.bytesReceived, error: nil)
-            }
-            for (name, error) in failures {
-                rows.append(Row(remote: name, ok: false, sent: nil, received: nil, conflicts: nil, requests: nil,
-                                bytes_sent: nil, bytes_received: nil, error: "\(error)"))
-            }
-            try Output.json(rows)
+        if json { try Output.json(outcomes) }
+        if worst != ExitStatus.success { throw CLIError(message: "", code: worst) }
+    }
+
+    /// The last running report of an exchange, kept for when it fails.
+    final class PartialReport: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _report: SyncReport?
+
+        var report: SyncReport? {
+            get { lock.withLock { _report } }
+            set { lock.withLock { _report = newValue } }
         }
-        if let (_, error) = failures.first {
-            throw CLIError(message: "", code: exitCode(for: error))
+    }
+
+    /// The remotes a command names: one by name, every one with `all`, or the only one.
+    static func chooseRemotes(_ store: Store, names: [String], all: Bool) throws -> [RemoteInfo] {
+        let known = try store.remotes()
+        if all {
+            if known.isEmpty {
+                throw CLIError(message: "margin: no remotes; add one with `margin remote add NAME URL`", code: ExitStatus.usage)
+            }
+            return known
+        } else if let name = names.first {
+            return [try store.remote(named: name)]
+        } else if known.count == 1 {
+            return known
         }
+        throw CLIError(
+            message: known.isEmpty
+                ? "margin: no remotes; add one with `margin remote add NAME URL`"
+                : "margin: name a remote (\(known.map(\.name).joined(separator: ", "))) or use --all",
+            code: ExitStatus.usage)
     }
 
     static func token(for remote: RemoteInfo) throws -> String? {
@@ -231,16 +268,87 @@ enum Exchange {
             }
         case let error as CLIError: return error.code
         case let error as StoreError:
-            if case .locked = error { return ExitStatus.temporary }
+            if case .locked = error { return ExitStatus.locked }
             return ExitStatus.failure
         default: return ExitStatus.failure
         }
+    }
+
+    /// The `outcome` word of a failed exchange.
+    static func outcomeName(_ code: Int32) -> String {
+        switch code {
+        case ExitStatus.temporary: return "unreachable"
+        case ExitStatus.auth: return "auth"
+        case ExitStatus.locked: return "locked"
+        default: return "failed"
+        }
+    }
+}
+
+/// `--dry-run`: what an exchange would send and receive, per origin, from the two version
+/// vectors alone (one `GET /v1/vector`); nothing is written, not even the time of the sync.
+enum DryRun {
+    struct Origin: Encodable {
+        var origin: String
+        var name: String?
+        var local, remote: Int64
+        var send, receive: Int64
+    }
+
+    struct Plan: Encodable {
+        var remote: String
+        var ok: Bool
+        var outcome: String
+        var exit_code: Int32
+        var send, receive: Int64?
+        var origins: [Origin]?
+        var error: String?
+    }
+
+    static func run(store: Store, remotes: [RemoteInfo], push: Bool, pull: Bool, json: Bool) async throws {
+        let local = try store.versionVector()
+        let names = try store.replicaNames()
+        var plans: [Plan] = []
+        var worst = ExitStatus.success
+        for remote in remotes {
+            var plan: Plan
+            do {
+                let client = SyncClient(baseURL: URL(string: remote.url)!, token: try Exchange.token(for: remote))
+                let theirs = try await client.vector()
+                let origins = Set(local.seqs.keys).union(theirs.seqs.keys).sorted().map { origin in
+                    Origin(origin: origin, name: names[origin], local: local[origin], remote: theirs[origin],
+                           send: push ? max(0, local[origin] - theirs[origin]) : 0,
+                           receive: pull ? max(0, theirs[origin] - local[origin]) : 0)
+                }.filter { $0.send > 0 || $0.receive > 0 }
+                plan = Plan(remote: remote.name, ok: true, outcome: "planned", exit_code: ExitStatus.success,
+                            send: origins.reduce(0) { $0 + $1.send }, receive: origins.reduce(0) { $0 + $1.receive },
+                            origins: origins, error: nil)
+                if !json {
+                    print("\(remote.name): would send \(plan.send!), receive \(plan.receive!) (dry run: nothing changed)")
+                    for origin in origins {
+                        let who = origin.name.map { "\($0) (\(origin.origin.prefix(8)))" } ?? String(origin.origin.prefix(8))
+                        print("  \(who): send \(origin.send), receive \(origin.receive)")
+                    }
+                }
+            } catch {
+                let code = Exchange.exitCode(for: error)
+                let text = (error as? CLIError)?.message.replacingOccurrences(of: "margin: ", with: "") ?? "\(error)"
+                plan = Plan(remote: remote.name, ok: false, outcome: Exchange.outcomeName(code), exit_code: code,
+                            error: text)
+                FileHandle.standardError.write(Data("margin: \(remote.name): \(text)\n".utf8))
+            }
+            worst = ExitStatus.worst(worst, plan.exit_code)
+            plans.append(plan)
+        }
+        if json { try Output.json(plans) }
+        if worst != ExitStatus.success { throw CLIError(message: "", code: worst) }
     }
 }
 
 /// What push, pull and sync take.
 struct ExchangeOptions: ParsableArguments {
     @Option(help: "Changes per request (1 to \(SyncProtocol.maxBatch)).") var pageSize = SyncProtocol.defaultPageSize
+    @Flag(help: "Say what would be sent and received, per origin, and change nothing.") var dryRun = false
     @Argument(help: "The remote (optional when there is only one).") var remote: String?
 
     func validate() throws {
@@ -258,7 +366,8 @@ struct PushCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Exchange.run(global: global, remotes: exchange.remote.map { [$0] } ?? [], all: false, push: true,
-                               pull: false, json: output.json, pageSize: exchange.pageSize)
+                               pull: false, json: output.json, pageSize: exchange.pageSize,
+                               dryRun: exchange.dryRun)
     }
 }
 
@@ -271,7 +380,8 @@ struct PullCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Exchange.run(global: global, remotes: exchange.remote.map { [$0] } ?? [], all: false, push: false,
-                               pull: true, json: output.json, pageSize: exchange.pageSize)
+                               pull: true, json: output.json, pageSize: exchange.pageSize,
+                               dryRun: exchange.dryRun)
     }
 }
 
@@ -289,7 +399,8 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Exchange.run(global: global, remotes: exchange.remote.map { [$0] } ?? [], all: all, push: true,
-                               pull: true, json: output.json, pageSize: exchange.pageSize)
+                               pull: true, json: output.json, pageSize: exchange.pageSize,
+                               dryRun: exchange.dryRun)
     }
 }
 
