@@ -59,7 +59,9 @@ let package = Package(
             name: "margin-bench",
             dependencies: [
                 "MarginStore", "MarginSync",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -14,8 +14,21 @@ struct WriteContext {
     let clock: () -> Date
     private(set) var hlc: HLC
     private(set) var localSeq: Int64
-    /// Fields touched in this transaction, per entity.
-    private var dirty: [EntityKey: Set<String>] = [:]
+    /// Fields touched in this transaction, per entity, with the clock range of its changes.
+    private var dirty: [EntityKey: Touched] = [:]
+    /// Touched entities in the order the transaction first touched them: their rows are created
+    /// in that order (so row numbers follow arrival, as when each change upserted its row).
+    private var touchedOrder: [EntityKey] = []
+    /// Entities this transaction created with a fresh random id: no write of theirs exists
+    /// outside this transaction, so a first write of a field supersedes nothing.
+    private var fresh: Set<String> = []
+    /// Dots known to be superseded: loaded for a range of seqs per origin (`preloadSuperseded`)
+    /// and added to as this transaction records more, so integrating asks the database no more.
+    private var superseded: Set<Dot> = []
+    private var supersededLoaded: [String: ClosedRange<Int64>] = [:]
+    /// The engine's statements, compiled once per transaction and kept by index (looking them up
+    /// by SQL text hashed the text on every change).
+    private let prepared = Prepared()
     /// Origins whose version moved in this transaction, with their new seq.
     private var versions: [String: Int64] = [:]
     /// Conflicts that appeared in this transaction (for reports).
@@ -24,6 +37,64 @@ struct WriteContext {
     struct EntityKey: Hashable {
         var entity: EntityKind
         var id: String
+    }
+
+    struct Touched {
+        var fields: Set<String>
+        var firstHLC: Int64
+        var lastHLC: Int64
+    }
+
+    private final class Prepared {
+        var statements: [Statement?] = Array(repeating: nil, count: Query.allCases.count)
+    }
+
+    /// The statements the engine runs for every change or entity.
+    private enum Query: Int, CaseIterable {
+        case insertChange, insertSuperseded, deleteLive, isSuperseded, supersededRange, insertLive, upsertArticle,
+             upsertAnnotation, liveOfEntity, conflictsOfEntity, liveDots
+
+        var sql: String {
+            switch self {
+            case .insertChange:
+                return """
+                    INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes, context)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            case .insertSuperseded: return "INSERT OR IGNORE INTO superseded(origin, seq) VALUES (?, ?)"
+            case .deleteLive: return "DELETE FROM live WHERE origin = ? AND seq = ?"
+            case .isSuperseded: return "SELECT 1 FROM superseded WHERE origin = ? AND seq = ?"
+            case .supersededRange: return "SELECT seq FROM superseded WHERE origin = ? AND seq BETWEEN ? AND ?"
+            case .insertLive:
+                return """
+                    INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            case .upsertArticle, .upsertAnnotation:
+                return """
+                    INSERT INTO \(self == .upsertArticle ? "article" : "annotation")(id, created_hlc, updated_hlc)
+                    VALUES (?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
+                        updated_hlc = max(updated_hlc, excluded.updated_hlc)
+                    """
+            case .liveOfEntity: return "SELECT field, origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ?"
+            case .conflictsOfEntity: return "SELECT field, kind FROM conflict WHERE entity_id = ?"
+            case .liveDots: return "SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq"
+            }
+        }
+    }
+
+    private func statement(_ query: Query) throws -> Statement {
+        if let statement = prepared.statements[query.rawValue] { return statement }
+        let statement = try db.makeStatement(sql: query.sql)
+        prepared.statements[query.rawValue] = statement
+        return statement
+    }
+
+    private func run(_ query: Query, _ arguments: StatementArguments) throws {
+        let statement = try statement(query)
+        statement.setUncheckedArguments(arguments)
+        try statement.execute()
     }
 
     init(db: Database, replicaID: String, clock: @escaping () -> Date) throws {
@@ -48,7 +119,8 @@ struct WriteContext {
     mutating func write(
         _ entity: EntityKind, _ id: String, _ field: String, _ value: JSONValue, context: VersionVector? = nil
     ) throws -> Change {
-        let supersedes = try liveDots(id, field)
+        let firstWriteOfFresh = fresh.contains(id) && dirty[EntityKey(entity: entity, id: id)]?.fields.contains(field) != true
+        let supersedes = firstWriteOfFresh ? [] : try liveDots(id, field)
         localSeq += 1
         let change = Change(
             origin: replicaID, seq: localSeq, hlc: tick(), entity: entity, entityID: id, field: field, value: value,
@@ -58,10 +130,14 @@ struct WriteContext {
         return change
     }
 
+    /// Says that `id` was just made up here (a random id no replica has written yet).
+    mutating func created(_ id: String) {
+        fresh.insert(id)
+    }
+
     /// The dots of the live writes of one field, in dot order.
     func liveDots(_ id: String, _ field: String) throws -> [Dot] {
-        try rows("SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq", [id, field])
-            .map { Dot(origin: $0[0], seq: $0[1]) }
+        try Row.fetchAll(statement(.liveDots), arguments: [id, field]).map { Dot(origin: $0[0], seq: $0[1]) }
     }
 
     /// The version vector as held now, including this transaction's writes.
@@ -96,59 +172,73 @@ struct WriteContext {
 
     // MARK: The engine
 
+    /// Loads, in one query, which changes of `origin` with seqs in `seqs` some held write
+    /// supersedes; `integrate` then asks no more for them.
+    mutating func preloadSuperseded(origin: String, seqs: ClosedRange<Int64>) throws {
+        let statement = try statement(.supersededRange)
+        for seq in try Int64.fetchAll(statement, arguments: [origin, seqs.lowerBound, seqs.upperBound]) {
+            superseded.insert(Dot(origin: origin, seq: seq))
+        }
+        supersededLoaded[origin] = seqs
+    }
+
+    private func isSuperseded(_ dot: Dot) throws -> Bool {
+        if superseded.contains(dot) { return true }
+        if let loaded = supersededLoaded[dot.origin], loaded.contains(dot.seq) { return false }
+        return try Row.fetchOne(statement(.isSuperseded), arguments: [dot.origin, dot.seq]) != nil
+    }
+
     /// Logs a change and updates the live writes of its field. The caller has checked that the
-    /// change is new and in sequence.
-    mutating func integrate(_ change: Change) throws {
+    /// change is new and in sequence. `value` is the change's value as canonical JSON, when the
+    /// caller has it already.
+    mutating func integrate(_ change: Change, value canonicalValue: String? = nil) throws {
         let supersedes = Self.encodeDots(change.supersedes)
-        let value = change.value.canonical
-        try exec(
-            """
-                INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes, context)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            [
-                change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID, change.field,
-                value, supersedes, change.context?.json.canonical,
-            ])
+        let value = canonicalValue ?? change.value.canonical
+        try run(.insertChange, [
+            change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID, change.field,
+            value, supersedes, change.context?.json.canonical,
+        ])
         for dot in change.supersedes {
-            try exec("INSERT OR IGNORE INTO superseded(origin, seq) VALUES (?, ?)", [dot.origin, dot.seq])
-            try exec("DELETE FROM live WHERE origin = ? AND seq = ?", [dot.origin, dot.seq])
+            try run(.insertSuperseded, [dot.origin, dot.seq])
+            superseded.insert(dot)
+            try run(.deleteLive, [dot.origin, dot.seq])
         }
-        let dead = try !rows("SELECT 1 FROM superseded WHERE origin = ? AND seq = ?", [change.origin, change.seq])
-            .isEmpty
-        if !dead {
-            try exec(
-                """
-                    INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                [
-                    change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID,
-                    change.field, value, supersedes,
-                ])
+        if try !isSuperseded(change.dot) {
+            try run(.insertLive, [
+                change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID,
+                change.field, value, supersedes,
+            ])
         }
-        switch change.entity {
-        case .article, .annotation:
-            let table = change.entity.rawValue
-            try exec(
-                """
-                    INSERT INTO \(table)(id, created_hlc, updated_hlc) VALUES (?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
-                        updated_hlc = max(updated_hlc, excluded.updated_hlc)
-                    """,
-                [change.entityID, change.hlc.rawValue, change.hlc.rawValue])
-        case .replica:
-            break
+        // The entity's row (created_hlc, updated_hlc: the clock range of its changes) is written
+        // once per transaction, in `finish`.
+        let key = EntityKey(entity: change.entity, id: change.entityID)
+        let hlc = change.hlc.rawValue
+        if var touched = dirty[key] {
+            touched.fields.insert(change.field)
+            touched.firstHLC = min(touched.firstHLC, hlc)
+            touched.lastHLC = max(touched.lastHLC, hlc)
+            dirty[key] = touched
+        } else {
+            dirty[key] = Touched(fields: [change.field], firstHLC: hlc, lastHLC: hlc)
+            touchedOrder.append(key)
         }
-        dirty[EntityKey(entity: change.entity, id: change.entityID), default: []].insert(change.field)
     }
 
     /// Recomputes every touched field and saves the clock and the version vector.
     mutating func finish() throws {
-        for (key, fields) in dirty.sorted(by: { ($0.key.entity.rawValue, $0.key.id) < ($1.key.entity.rawValue, $1.key.id) }) {
-            try materialize(key, fields: fields)
+        for key in touchedOrder {
+            let touched = dirty[key]!
+            switch key.entity {
+            case .article: try run(.upsertArticle, [key.id, touched.firstHLC, touched.lastHLC])
+            case .annotation: try run(.upsertAnnotation, [key.id, touched.firstHLC, touched.lastHLC])
+            case .replica: break
+            }
+        }
+        for (key, touched) in dirty.sorted(by: { ($0.key.entity.rawValue, $0.key.id) < ($1.key.entity.rawValue, $1.key.id) }) {
+            try materialize(key, fields: touched.fields)
         }
         dirty = [:]
+        touchedOrder = []
         for (origin, seq) in versions {
             try exec(
                 "INSERT INTO version(origin, seq) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq",
@@ -169,6 +259,36 @@ struct WriteContext {
         static func precedes(_ a: LiveWrite, _ b: LiveWrite) -> Bool {
             (a.hlc, a.dot.origin, a.dot.seq) < (b.hlc, b.dot.origin, b.dot.seq)
         }
+    }
+
+    /// The live writes of one entity, every field, read in one query; values are parsed when a
+    /// field is asked for.
+    struct LiveFields {
+        var rows: [String: [(dot: Dot, hlc: Int64, value: String, supersedes: String)]] = [:]
+
+        /// The live writes of `field`, ordered by (hlc, origin): the last one wins.
+        func writes(_ field: String) throws -> [LiveWrite] {
+            try (rows[field] ?? []).map { row in
+                LiveWrite(
+                    dot: row.dot, hlc: HLC(rawValue: row.hlc), value: try JSONValue.parse(row.value),
+                    supersedes: try WriteContext.decodeDots(row.supersedes))
+            }.sorted(by: LiveWrite.precedes)
+        }
+
+        /// The dots of the live writes of every field but `field`.
+        func dots(except field: String) -> [Dot] {
+            rows.filter { $0.key != field }.flatMap { $0.value.map(\.dot) }
+        }
+    }
+
+    func liveFields(_ id: String) throws -> LiveFields {
+        var live = LiveFields()
+        let cursor = try Row.fetchCursor(statement(.liveOfEntity), arguments: [id])
+        while let row = try cursor.next() {
+            live.rows[row[0], default: []].append(
+                (dot: Dot(origin: row[1], seq: row[2]), hlc: row[3], value: row[4], supersedes: row[5]))
+        }
+        return live
     }
 
     func liveWrites(_ id: String, _ field: String) throws -> [LiveWrite] {
@@ -223,11 +343,17 @@ struct WriteContext {
     }
 
     private mutating func materialize(_ key: EntityKey, fields: Set<String>) throws {
+        // One read of the entity's live writes and conflicts serves every field below.
+        let live = try liveFields(key.id)
+        var conflicts = Set<ConflictKey>()
+        for row in try Row.fetchAll(statement(.conflictsOfEntity), arguments: [key.id]) {
+            conflicts.insert(ConflictKey(field: row[0], kind: row[1]))
+        }
         var assignments: [(column: String, value: (any DatabaseValueConvertible)?)] = []
         for field in fields.sorted() {
             if field.hasPrefix("tag/") {
                 let tag = String(field.dropFirst(4))
-                let present = try liveWrites(key.id, field).contains { $0.value == .bool(true) }
+                let present = try live.writes(field).contains { $0.value == .bool(true) }
                 if present {
                     try exec("INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)", [key.id, tag])
                 } else {
@@ -235,8 +361,8 @@ struct WriteContext {
                 }
                 continue
             }
-            let resolution = try resolve(field, liveWrites(key.id, field))
-            try recordConflict(key, field: field, kind: "value", present: resolution.conflict)
+            let resolution = try resolve(field, live.writes(field))
+            try recordConflict(key, field: field, kind: "value", present: resolution.conflict, held: conflicts)
             assignments += try Self.columns(for: key.entity, field: field, value: resolution.value)
         }
         switch key.entity {
@@ -254,14 +380,20 @@ struct WriteContext {
                     "UPDATE \(key.entity.rawValue) SET \(sets) WHERE id = ?",
                     StatementArguments(assignments.map(\.value) + [key.id]))
             }
-            try checkDeleteConflict(key)
+            try checkDeleteConflict(key, live: live, held: conflicts)
         }
+    }
+
+    /// A conflict held for an entity: its field and kind.
+    struct ConflictKey: Hashable {
+        var field: String
+        var kind: String
     }
 
     /// An entity deleted while another replica edited it (the delete had not seen the edit) is a
     /// conflict: the edit is neither silently dropped nor silently resurrected.
-    private mutating func checkDeleteConflict(_ key: EntityKey) throws {
-        let deletes = try liveWrites(key.id, "deleted")
+    private mutating func checkDeleteConflict(_ key: EntityKey, live: LiveFields, held: Set<ConflictKey>) throws {
+        let deletes = try live.writes("deleted")
         var concurrent = false
         if let winner = deletes.last, winner.value == .bool(true) {
             let contextText = try rows(
@@ -269,20 +401,25 @@ struct WriteContext {
             ).first?[0] as String?
             let context = try contextText.map { try JSONDecoder().decode(VersionVector.self, from: Data($0.utf8)) }
                 ?? VersionVector()
-            let edits = try rows("SELECT origin, seq FROM live WHERE entity_id = ? AND field <> 'deleted'", [key.id])
-            concurrent = edits.contains { row in !context.contains(Dot(origin: row[0], seq: row[1])) }
+            concurrent = live.dots(except: "deleted").contains { !context.contains($0) }
         }
-        try recordConflict(key, field: "deleted", kind: "delete", present: concurrent)
+        try recordConflict(key, field: "deleted", kind: "delete", present: concurrent, held: held)
     }
 
-    private mutating func recordConflict(_ key: EntityKey, field: String, kind: String, present: Bool) throws {
+    /// Records or clears a conflict; `held` are the entity's conflicts before this transaction
+    /// materialized it, so a conflict neither held nor present costs no statement.
+    private mutating func recordConflict(
+        _ key: EntityKey, field: String, kind: String, present: Bool, held: Set<ConflictKey>
+    ) throws {
+        let isHeld = held.contains(ConflictKey(field: field, kind: kind))
         if present {
+            guard !isHeld else { return }
             let id = Self.conflictID(entityID: key.id, field: field, kind: kind)
             try exec(
                 "INSERT OR IGNORE INTO conflict(id, entity, entity_id, field, kind) VALUES (?, ?, ?, ?, ?)",
                 [id, key.entity.rawValue, key.id, field, kind])
             if db.changesCount > 0 { conflictsRecorded += 1 }
-        } else {
+        } else if isHeld {
             try exec("DELETE FROM conflict WHERE entity_id = ? AND field = ? AND kind = ?", [key.id, field, kind])
         }
     }
