@@ -28,6 +28,8 @@ let package = Package(
             name: "MarginStore",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The system SQLite's C API, for the merge engine's hot statements (GRDB's own module).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

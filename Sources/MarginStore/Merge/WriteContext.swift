@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// One write transaction's view of the merge engine.
 ///
@@ -52,7 +53,7 @@ struct WriteContext {
     /// The statements the engine runs for every change or entity.
     private enum Query: Int, CaseIterable {
         case insertChange, insertSuperseded, deleteLive, isSuperseded, supersededRange, insertLive, upsertArticle,
-             upsertAnnotation, liveOfEntity, conflictsOfEntity, liveDots
+             upsertAnnotation, liveOfEntity, conflictsOfEntity, liveDots, insertTag, deleteTag
 
         var sql: String {
             switch self {
@@ -80,6 +81,8 @@ struct WriteContext {
             case .liveOfEntity: return "SELECT field, origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ?"
             case .conflictsOfEntity: return "SELECT field, kind FROM conflict WHERE entity_id = ?"
             case .liveDots: return "SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq"
+            case .insertTag: return "INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)"
+            case .deleteTag: return "DELETE FROM tag WHERE entity_id = ? AND tag = ?"
             }
         }
     }
@@ -91,10 +94,67 @@ struct WriteContext {
         return statement
     }
 
-    private func run(_ query: Query, _ arguments: StatementArguments) throws {
-        let statement = try statement(query)
-        statement.setUncheckedArguments(arguments)
-        try statement.execute()
+    // The engine's statements run on SQLite directly: binding through StatementArguments and
+    // reading through Row was most of the engine's cost. Values bind as GRDB binds them (text up
+    // to its first U+0000, which validation refuses in received ids and fields anyway).
+
+    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+    private static func bind(_ statement: OpaquePointer, _ values: [DatabaseValue]) {
+        for (i, value) in values.enumerated() {
+            let index = CInt(i + 1)
+            switch value.storage {
+            case .null: sqlite3_bind_null(statement, index)
+            case .int64(let int): sqlite3_bind_int64(statement, index, int)
+            case .double(let double): sqlite3_bind_double(statement, index, double)
+            case .string(let text): sqlite3_bind_text(statement, index, text, -1, transient)
+            case .blob(let data):
+                _ = data.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, CInt($0.count), transient) }
+            }
+        }
+    }
+
+    private func error(_ code: CInt, _ query: Query) -> DatabaseError {
+        let message = db.sqliteConnection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: query.sql)
+    }
+
+    /// Runs one of the engine's statements with `values` bound.
+    private func run(_ query: Query, _ values: DatabaseValue...) throws {
+        let statement = try statement(query).sqliteStatement
+        Self.bind(statement, values)
+        let code = sqlite3_step(statement)
+        defer { sqlite3_reset(statement) }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else { throw error(code, query) }
+    }
+
+    /// Runs a statement compiled once per connection, with `values` bound.
+    private func run(sql: String, _ values: [DatabaseValue]) throws {
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        Self.bind(statement, values)
+        let code = sqlite3_step(statement)
+        defer { sqlite3_reset(statement) }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            let message = db.sqliteConnection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+        }
+    }
+
+    /// Runs one of the engine's queries with `values` bound; `read` reads each row where it stands.
+    private func each(_ query: Query, _ values: DatabaseValue..., read: (OpaquePointer) throws -> Void) throws {
+        let statement = try statement(query).sqliteStatement
+        Self.bind(statement, values)
+        defer { sqlite3_reset(statement) }
+        while true {
+            let code = sqlite3_step(statement)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw error(code, query) }
+            try read(statement)
+        }
+    }
+
+    private static func text(_ statement: OpaquePointer, _ column: CInt) -> String {
+        sqlite3_column_text(statement, column).map { String(cString: $0) } ?? ""
     }
 
     init(db: Database, replicaID: String, clock: @escaping () -> Date) throws {
@@ -137,7 +197,11 @@ struct WriteContext {
 
     /// The dots of the live writes of one field, in dot order.
     func liveDots(_ id: String, _ field: String) throws -> [Dot] {
-        try Row.fetchAll(statement(.liveDots), arguments: [id, field]).map { Dot(origin: $0[0], seq: $0[1]) }
+        var dots: [Dot] = []
+        try each(.liveDots, id.databaseValue, field.databaseValue) { row in
+            dots.append(Dot(origin: Self.text(row, 0), seq: sqlite3_column_int64(row, 1)))
+        }
+        return dots
     }
 
     /// The version vector as held now, including this transaction's writes.
@@ -175,17 +239,20 @@ struct WriteContext {
     /// Loads, in one query, which changes of `origin` with seqs in `seqs` some held write
     /// supersedes; `integrate` then asks no more for them.
     mutating func preloadSuperseded(origin: String, seqs: ClosedRange<Int64>) throws {
-        let statement = try statement(.supersededRange)
-        for seq in try Int64.fetchAll(statement, arguments: [origin, seqs.lowerBound, seqs.upperBound]) {
-            superseded.insert(Dot(origin: origin, seq: seq))
+        var found: [Dot] = []
+        try each(.supersededRange, origin.databaseValue, seqs.lowerBound.databaseValue, seqs.upperBound.databaseValue) { row in
+            found.append(Dot(origin: origin, seq: sqlite3_column_int64(row, 0)))
         }
+        superseded.formUnion(found)
         supersededLoaded[origin] = seqs
     }
 
     private func isSuperseded(_ dot: Dot) throws -> Bool {
         if superseded.contains(dot) { return true }
         if let loaded = supersededLoaded[dot.origin], loaded.contains(dot.seq) { return false }
-        return try Row.fetchOne(statement(.isSuperseded), arguments: [dot.origin, dot.seq]) != nil
+        var found = false
+        try each(.isSuperseded, dot.origin.databaseValue, dot.seq.databaseValue) { _ in found = true }
+        return found
     }
 
     /// Logs a change and updates the live writes of its field. The caller has checked that the
@@ -194,20 +261,18 @@ struct WriteContext {
     mutating func integrate(_ change: Change, value canonicalValue: String? = nil) throws {
         let supersedes = Self.encodeDots(change.supersedes)
         let value = canonicalValue ?? change.value.canonical
-        try run(.insertChange, [
-            change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID, change.field,
-            value, supersedes, change.context?.json.canonical,
-        ])
+        let origin = change.origin.databaseValue, seq = change.seq.databaseValue, clock = change.hlc.rawValue.databaseValue
+        let entity = change.entity.rawValue.databaseValue, entityID = change.entityID.databaseValue
+        let field = change.field.databaseValue, valueText = value.databaseValue, supersedesText = supersedes.databaseValue
+        try run(.insertChange, origin, seq, clock, entity, entityID, field, valueText, supersedesText,
+                change.context?.json.canonical.databaseValue ?? .null)
         for dot in change.supersedes {
-            try run(.insertSuperseded, [dot.origin, dot.seq])
+            try run(.insertSuperseded, dot.origin.databaseValue, dot.seq.databaseValue)
             superseded.insert(dot)
-            try run(.deleteLive, [dot.origin, dot.seq])
+            try run(.deleteLive, dot.origin.databaseValue, dot.seq.databaseValue)
         }
         if try !isSuperseded(change.dot) {
-            try run(.insertLive, [
-                change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID,
-                change.field, value, supersedes,
-            ])
+            try run(.insertLive, origin, seq, clock, entity, entityID, field, valueText, supersedesText)
         }
         // The entity's row (created_hlc, updated_hlc: the clock range of its changes) is written
         // once per transaction, in `finish`.
@@ -229,8 +294,10 @@ struct WriteContext {
         for key in touchedOrder {
             let touched = dirty[key]!
             switch key.entity {
-            case .article: try run(.upsertArticle, [key.id, touched.firstHLC, touched.lastHLC])
-            case .annotation: try run(.upsertAnnotation, [key.id, touched.firstHLC, touched.lastHLC])
+            case .article:
+                try run(.upsertArticle, key.id.databaseValue, touched.firstHLC.databaseValue, touched.lastHLC.databaseValue)
+            case .annotation:
+                try run(.upsertAnnotation, key.id.databaseValue, touched.firstHLC.databaseValue, touched.lastHLC.databaseValue)
             case .replica: break
             }
         }
@@ -283,10 +350,10 @@ struct WriteContext {
 
     func liveFields(_ id: String) throws -> LiveFields {
         var live = LiveFields()
-        let cursor = try Row.fetchCursor(statement(.liveOfEntity), arguments: [id])
-        while let row = try cursor.next() {
-            live.rows[row[0], default: []].append(
-                (dot: Dot(origin: row[1], seq: row[2]), hlc: row[3], value: row[4], supersedes: row[5]))
+        try each(.liveOfEntity, id.databaseValue) { row in
+            live.rows[Self.text(row, 0), default: []].append(
+                (dot: Dot(origin: Self.text(row, 1), seq: sqlite3_column_int64(row, 2)), hlc: sqlite3_column_int64(row, 3),
+                 value: Self.text(row, 4), supersedes: Self.text(row, 5)))
         }
         return live
     }
@@ -310,6 +377,7 @@ struct WriteContext {
     /// concurrent writes share one base, their clean three-way merge.
     func resolve(_ field: String, _ writes: [LiveWrite]) throws -> Resolution {
         guard let winner = writes.last else { return Resolution(value: .null, conflict: false) }
+        if writes.count == 1 { return Resolution(value: winner.value, conflict: false) }
         let distinct = Set(writes.map(\.value))
         if distinct.count <= 1 { return Resolution(value: winner.value, conflict: false) }
         if field == "note", let merged = try mergeNotes(writes) {
@@ -346,8 +414,8 @@ struct WriteContext {
         // One read of the entity's live writes and conflicts serves every field below.
         let live = try liveFields(key.id)
         var conflicts = Set<ConflictKey>()
-        for row in try Row.fetchAll(statement(.conflictsOfEntity), arguments: [key.id]) {
-            conflicts.insert(ConflictKey(field: row[0], kind: row[1]))
+        try each(.conflictsOfEntity, key.id.databaseValue) { row in
+            conflicts.insert(ConflictKey(field: Self.text(row, 0), kind: Self.text(row, 1)))
         }
         var assignments: [(column: String, value: (any DatabaseValueConvertible)?)] = []
         for field in fields.sorted() {
@@ -355,9 +423,9 @@ struct WriteContext {
                 let tag = String(field.dropFirst(4))
                 let present = try live.writes(field).contains { $0.value == .bool(true) }
                 if present {
-                    try exec("INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)", [key.id, tag])
+                    try run(.insertTag, key.id.databaseValue, tag.databaseValue)
                 } else {
-                    try exec("DELETE FROM tag WHERE entity_id = ? AND tag = ?", [key.id, tag])
+                    try run(.deleteTag, key.id.databaseValue, tag.databaseValue)
                 }
                 continue
             }
@@ -376,9 +444,9 @@ struct WriteContext {
         case .article, .annotation:
             if !assignments.isEmpty {
                 let sets = assignments.map { "\"\($0.column)\" = ?" }.joined(separator: ", ")
-                try exec(
-                    "UPDATE \(key.entity.rawValue) SET \(sets) WHERE id = ?",
-                    StatementArguments(assignments.map(\.value) + [key.id]))
+                try run(
+                    sql: "UPDATE \(key.entity.rawValue) SET \(sets) WHERE id = ?",
+                    assignments.map { $0.value?.databaseValue ?? .null } + [key.id.databaseValue])
             }
             try checkDeleteConflict(key, live: live, held: conflicts)
         }

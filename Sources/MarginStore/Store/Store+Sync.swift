@@ -86,7 +86,10 @@ extension Store {
             throw StoreError.clockSkew(
                 origin: ahead.origin, aheadBy: Double(ahead.hlc.milliseconds - nowMS) / 1000, limit: maxClockSkew)
         }
-        let ordered = zip(batch, values).sorted { ($0.0.origin, $0.0.seq) < ($1.0.origin, $1.0.seq) }
+        var ordered = Array(zip(batch, values))
+        // Pages arrive in (origin, seq) order already; sort only when they do not.
+        let inOrder = zip(batch, batch.dropFirst()).allSatisfy { ($0.origin, $0.seq) <= ($1.origin, $1.seq) }
+        if !inOrder { ordered.sort { ($0.0.origin, $0.0.seq) < ($1.0.origin, $1.0.seq) } }
         return try write { context in
             var vector = try context.currentVector()
             // Which of the batch's changes a held write supersedes (dead on arrival): one query per origin.
@@ -125,6 +128,8 @@ extension Store {
     }
 
     static let originBytes = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8))
+    /// `originBytes` as a table by byte value (checked for every change received).
+    static let isOriginByte: [Bool] = (0..<256).map { originBytes.contains(UInt8($0)) }
 
     /// Checks a received change; returns its value as canonical JSON.
     private func validate(_ change: Change) throws -> String {
@@ -132,7 +137,7 @@ extension Store {
         // Origins travel in version vectors (`origin:seq,origin:seq` in a query), so they are
         // restricted to characters those forms never need to escape; replica ids are UUIDs.
         guard !change.origin.isEmpty, change.origin.utf8.count <= Limits.maxIDLength,
-              change.origin.utf8.allSatisfy({ Self.originBytes.contains($0) })
+              change.origin.utf8.allSatisfy({ Self.isOriginByte[Int($0)] })
         else {
             throw refuse("origin must be 1 to \(Limits.maxIDLength) characters from A-Z, a-z, 0-9, '.', '_' and '-'")
         }
@@ -148,7 +153,7 @@ extension Store {
         if change.entityID.utf8.contains(0) || change.field.utf8.contains(0) {
             throw refuse("entity_id and field may not contain U+0000")
         }
-        if let dot = change.supersedes.first(where: { !$0.origin.utf8.allSatisfy { Self.originBytes.contains($0) } }) {
+        if let dot = change.supersedes.first(where: { !$0.origin.utf8.allSatisfy { Self.isOriginByte[Int($0)] } }) {
             throw refuse("supersedes names a malformed origin \(dot.origin.debugDescription)")
         }
         guard change.supersedes.count <= Limits.maxSupersedes else {
