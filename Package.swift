@@ -28,6 +28,8 @@ let package = Package(
             name: "MarginStore",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The system SQLite's C API, for the merge engine's hot statements (GRDB's own module).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -59,7 +61,9 @@ let package = Package(
             name: "margin-bench",
             dependencies: [
                 "MarginStore", "MarginSync",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// One write transaction's view of the merge engine.
 ///
@@ -14,8 +15,21 @@ struct WriteContext {
     let clock: () -> Date
     private(set) var hlc: HLC
     private(set) var localSeq: Int64
-    /// Fields touched in this transaction, per entity.
-    private var dirty: [EntityKey: Set<String>] = [:]
+    /// Fields touched in this transaction, per entity, with the clock range of its changes.
+    private var dirty: [EntityKey: Touched] = [:]
+    /// Touched entities in the order the transaction first touched them: their rows are created
+    /// in that order (so row numbers follow arrival, as when each change upserted its row).
+    private var touchedOrder: [EntityKey] = []
+    /// Entities this transaction created with a fresh random id: no write of theirs exists
+    /// outside this transaction, so a first write of a field supersedes nothing.
+    private var fresh: Set<String> = []
+    /// Dots known to be superseded: loaded for a range of seqs per origin (`preloadSuperseded`)
+    /// and added to as this transaction records more, so integrating asks the database no more.
+    private var superseded: Set<Dot> = []
+    private var supersededLoaded: [String: ClosedRange<Int64>] = [:]
+    /// The engine's statements, compiled once per transaction and kept by index (looking them up
+    /// by SQL text hashed the text on every change).
+    private let prepared = Prepared()
     /// Origins whose version moved in this transaction, with their new seq.
     private var versions: [String: Int64] = [:]
     /// Conflicts that appeared in this transaction (for reports).
@@ -24,6 +38,123 @@ struct WriteContext {
     struct EntityKey: Hashable {
         var entity: EntityKind
         var id: String
+    }
+
+    struct Touched {
+        var fields: Set<String>
+        var firstHLC: Int64
+        var lastHLC: Int64
+    }
+
+    private final class Prepared {
+        var statements: [Statement?] = Array(repeating: nil, count: Query.allCases.count)
+    }
+
+    /// The statements the engine runs for every change or entity.
+    private enum Query: Int, CaseIterable {
+        case insertChange, insertSuperseded, deleteLive, isSuperseded, supersededRange, insertLive, upsertArticle,
+             upsertAnnotation, liveOfEntity, conflictsOfEntity, liveDots, insertTag, deleteTag
+
+        var sql: String {
+            switch self {
+            case .insertChange:
+                return """
+                    INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes, context)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            case .insertSuperseded: return "INSERT OR IGNORE INTO superseded(origin, seq) VALUES (?, ?)"
+            case .deleteLive: return "DELETE FROM live WHERE origin = ? AND seq = ?"
+            case .isSuperseded: return "SELECT 1 FROM superseded WHERE origin = ? AND seq = ?"
+            case .supersededRange: return "SELECT seq FROM superseded WHERE origin = ? AND seq BETWEEN ? AND ?"
+            case .insertLive:
+                return """
+                    INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            case .upsertArticle, .upsertAnnotation:
+                return """
+                    INSERT INTO \(self == .upsertArticle ? "article" : "annotation")(id, created_hlc, updated_hlc)
+                    VALUES (?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
+                        updated_hlc = max(updated_hlc, excluded.updated_hlc)
+                    """
+            case .liveOfEntity: return "SELECT field, origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ?"
+            case .conflictsOfEntity: return "SELECT field, kind FROM conflict WHERE entity_id = ?"
+            case .liveDots: return "SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq"
+            case .insertTag: return "INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)"
+            case .deleteTag: return "DELETE FROM tag WHERE entity_id = ? AND tag = ?"
+            }
+        }
+    }
+
+    private func statement(_ query: Query) throws -> Statement {
+        if let statement = prepared.statements[query.rawValue] { return statement }
+        let statement = try db.makeStatement(sql: query.sql)
+        prepared.statements[query.rawValue] = statement
+        return statement
+    }
+
+    // The engine's statements run on SQLite directly: binding through StatementArguments and
+    // reading through Row was most of the engine's cost. Values bind as GRDB binds them (text up
+    // to its first U+0000, which validation refuses in received ids and fields anyway).
+
+    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+    private static func bind(_ statement: OpaquePointer, _ values: [DatabaseValue]) {
+        for (i, value) in values.enumerated() {
+            let index = CInt(i + 1)
+            switch value.storage {
+            case .null: sqlite3_bind_null(statement, index)
+            case .int64(let int): sqlite3_bind_int64(statement, index, int)
+            case .double(let double): sqlite3_bind_double(statement, index, double)
+            case .string(let text): sqlite3_bind_text(statement, index, text, -1, transient)
+            case .blob(let data):
+                _ = data.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, CInt($0.count), transient) }
+            }
+        }
+    }
+
+    private func error(_ code: CInt, _ query: Query) -> DatabaseError {
+        let message = db.sqliteConnection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: query.sql)
+    }
+
+    /// Runs one of the engine's statements with `values` bound.
+    private func run(_ query: Query, _ values: DatabaseValue...) throws {
+        let statement = try statement(query).sqliteStatement
+        Self.bind(statement, values)
+        let code = sqlite3_step(statement)
+        defer { sqlite3_reset(statement) }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else { throw error(code, query) }
+    }
+
+    /// Runs a statement compiled once per connection, with `values` bound.
+    private func run(sql: String, _ values: [DatabaseValue]) throws {
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        Self.bind(statement, values)
+        let code = sqlite3_step(statement)
+        defer { sqlite3_reset(statement) }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            let message = db.sqliteConnection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+        }
+    }
+
+    /// Runs one of the engine's queries with `values` bound; `read` reads each row where it stands.
+    private func each(_ query: Query, _ values: DatabaseValue..., read: (OpaquePointer) throws -> Void) throws {
+        let statement = try statement(query).sqliteStatement
+        Self.bind(statement, values)
+        defer { sqlite3_reset(statement) }
+        while true {
+            let code = sqlite3_step(statement)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw error(code, query) }
+            try read(statement)
+        }
+    }
+
+    private static func text(_ statement: OpaquePointer, _ column: CInt) -> String {
+        sqlite3_column_text(statement, column).map { String(cString: $0) } ?? ""
     }
 
     init(db: Database, replicaID: String, clock: @escaping () -> Date) throws {
@@ -48,7 +179,8 @@ struct WriteContext {
     mutating func write(
         _ entity: EntityKind, _ id: String, _ field: String, _ value: JSONValue, context: VersionVector? = nil
     ) throws -> Change {
-        let supersedes = try liveDots(id, field)
+        let firstWriteOfFresh = fresh.contains(id) && dirty[EntityKey(entity: entity, id: id)]?.fields.contains(field) != true
+        let supersedes = firstWriteOfFresh ? [] : try liveDots(id, field)
         localSeq += 1
         let change = Change(
             origin: replicaID, seq: localSeq, hlc: tick(), entity: entity, entityID: id, field: field, value: value,
@@ -58,10 +190,18 @@ struct WriteContext {
         return change
     }
 
+    /// Says that `id` was just made up here (a random id no replica has written yet).
+    mutating func created(_ id: String) {
+        fresh.insert(id)
+    }
+
     /// The dots of the live writes of one field, in dot order.
     func liveDots(_ id: String, _ field: String) throws -> [Dot] {
-        try rows("SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq", [id, field])
-            .map { Dot(origin: $0[0], seq: $0[1]) }
+        var dots: [Dot] = []
+        try each(.liveDots, id.databaseValue, field.databaseValue) { row in
+            dots.append(Dot(origin: Self.text(row, 0), seq: sqlite3_column_int64(row, 1)))
+        }
+        return dots
     }
 
     /// The version vector as held now, including this transaction's writes.
@@ -96,57 +236,73 @@ struct WriteContext {
 
     // MARK: The engine
 
+    /// Loads, in one query, which changes of `origin` with seqs in `seqs` some held write
+    /// supersedes; `integrate` then asks no more for them.
+    mutating func preloadSuperseded(origin: String, seqs: ClosedRange<Int64>) throws {
+        var found: [Dot] = []
+        try each(.supersededRange, origin.databaseValue, seqs.lowerBound.databaseValue, seqs.upperBound.databaseValue) { row in
+            found.append(Dot(origin: origin, seq: sqlite3_column_int64(row, 0)))
+        }
+        superseded.formUnion(found)
+        supersededLoaded[origin] = seqs
+    }
+
+    private func isSuperseded(_ dot: Dot) throws -> Bool {
+        if superseded.contains(dot) { return true }
+        if let loaded = supersededLoaded[dot.origin], loaded.contains(dot.seq) { return false }
+        var found = false
+        try each(.isSuperseded, dot.origin.databaseValue, dot.seq.databaseValue) { _ in found = true }
+        return found
+    }
+
     /// Logs a change and updates the live writes of its field. The caller has checked that the
-    /// change is new and in sequence.
-    mutating func integrate(_ change: Change) throws {
+    /// change is new and in sequence. `value` is the change's value as canonical JSON, when the
+    /// caller has it already.
+    mutating func integrate(_ change: Change, value canonicalValue: String? = nil) throws {
         let supersedes = Self.encodeDots(change.supersedes)
-        let value = change.value.canonical
-        try exec(
-            """
-                INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes, context)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            [
-                change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID, change.field,
-                value, supersedes, change.context?.json.canonical,
-            ])
+        let value = canonicalValue ?? change.value.canonical
+        let origin = change.origin.databaseValue, seq = change.seq.databaseValue, clock = change.hlc.rawValue.databaseValue
+        let entity = change.entity.rawValue.databaseValue, entityID = change.entityID.databaseValue
+        let field = change.field.databaseValue, valueText = value.databaseValue, supersedesText = supersedes.databaseValue
+        try run(.insertChange, origin, seq, clock, entity, entityID, field, valueText, supersedesText,
+                change.context?.json.canonical.databaseValue ?? .null)
         for dot in change.supersedes {
-            try exec("INSERT OR IGNORE INTO superseded(origin, seq) VALUES (?, ?)", [dot.origin, dot.seq])
-            try exec("DELETE FROM live WHERE origin = ? AND seq = ?", [dot.origin, dot.seq])
+            try run(.insertSuperseded, dot.origin.databaseValue, dot.seq.databaseValue)
+            superseded.insert(dot)
+            try run(.deleteLive, dot.origin.databaseValue, dot.seq.databaseValue)
         }
-        let dead = try !rows("SELECT 1 FROM superseded WHERE origin = ? AND seq = ?", [change.origin, change.seq])
-            .isEmpty
-        if !dead {
-            try exec(
-                """
-                    INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                [
-                    change.origin, change.seq, change.hlc.rawValue, change.entity.rawValue, change.entityID,
-                    change.field, value, supersedes,
-                ])
+        if try !isSuperseded(change.dot) {
+            try run(.insertLive, origin, seq, clock, entity, entityID, field, valueText, supersedesText)
         }
-        switch change.entity {
-        case .article, .annotation:
-            let table = change.entity.rawValue
-            try exec(
-                """
-                    INSERT INTO \(table)(id, created_hlc, updated_hlc) VALUES (?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
-                        updated_hlc = max(updated_hlc, excluded.updated_hlc)
-                    """,
-                [change.entityID, change.hlc.rawValue, change.hlc.rawValue])
-        case .replica:
-            break
+        // The entity's row (created_hlc, updated_hlc: the clock range of its changes) is written
+        // once per transaction, in `finish`.
+        let key = EntityKey(entity: change.entity, id: change.entityID)
+        let hlc = change.hlc.rawValue
+        if var touched = dirty[key] {
+            touched.fields.insert(change.field)
+            touched.firstHLC = min(touched.firstHLC, hlc)
+            touched.lastHLC = max(touched.lastHLC, hlc)
+            dirty[key] = touched
+        } else {
+            dirty[key] = Touched(fields: [change.field], firstHLC: hlc, lastHLC: hlc)
+            touchedOrder.append(key)
         }
-        dirty[EntityKey(entity: change.entity, id: change.entityID), default: []].insert(change.field)
     }
 
     /// Recomputes every touched field and saves the clock and the version vector.
     mutating func finish() throws {
-        for (key, fields) in dirty.sorted(by: { ($0.key.entity.rawValue, $0.key.id) < ($1.key.entity.rawValue, $1.key.id) }) {
-            try materialize(key, fields: fields)
+        for key in touchedOrder {
+            let touched = dirty[key]!
+            switch key.entity {
+            case .article:
+                try run(.upsertArticle, key.id.databaseValue, touched.firstHLC.databaseValue, touched.lastHLC.databaseValue)
+            case .annotation:
+                try run(.upsertAnnotation, key.id.databaseValue, touched.firstHLC.databaseValue, touched.lastHLC.databaseValue)
+            case .replica: break
+            }
+        }
+        for (key, touched) in dirty.sorted(by: { ($0.key.entity.rawValue, $0.key.id) < ($1.key.entity.rawValue, $1.key.id) }) {
+            try materialize(key, fields: touched.fields)
         }
         // Placements follow the bodies and targets just written (derived state, see Anchoring).
         var bodies = Set<String>()
@@ -157,6 +313,7 @@ struct WriteContext {
         }
         try Anchoring.refresh(db, articles: bodies, annotations: targets)
         dirty = [:]
+        touchedOrder = []
         for (origin, seq) in versions {
             try exec(
                 "INSERT INTO version(origin, seq) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq",
@@ -179,6 +336,36 @@ struct WriteContext {
         }
     }
 
+    /// The live writes of one entity, every field, read in one query; values are parsed when a
+    /// field is asked for.
+    struct LiveFields {
+        var rows: [String: [(dot: Dot, hlc: Int64, value: String, supersedes: String)]] = [:]
+
+        /// The live writes of `field`, ordered by (hlc, origin): the last one wins.
+        func writes(_ field: String) throws -> [LiveWrite] {
+            try (rows[field] ?? []).map { row in
+                LiveWrite(
+                    dot: row.dot, hlc: HLC(rawValue: row.hlc), value: try JSONValue.parse(row.value),
+                    supersedes: try WriteContext.decodeDots(row.supersedes))
+            }.sorted(by: LiveWrite.precedes)
+        }
+
+        /// The dots of the live writes of every field but `field`.
+        func dots(except field: String) -> [Dot] {
+            rows.filter { $0.key != field }.flatMap { $0.value.map(\.dot) }
+        }
+    }
+
+    func liveFields(_ id: String) throws -> LiveFields {
+        var live = LiveFields()
+        try each(.liveOfEntity, id.databaseValue) { row in
+            live.rows[Self.text(row, 0), default: []].append(
+                (dot: Dot(origin: Self.text(row, 1), seq: sqlite3_column_int64(row, 2)), hlc: sqlite3_column_int64(row, 3),
+                 value: Self.text(row, 4), supersedes: Self.text(row, 5)))
+        }
+        return live
+    }
+
     func liveWrites(_ id: String, _ field: String) throws -> [LiveWrite] {
         try rows("SELECT origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ? AND field = ?", [id, field])
             .map { row in
@@ -198,6 +385,7 @@ struct WriteContext {
     /// concurrent writes share one base, their clean three-way merge.
     func resolve(_ field: String, _ writes: [LiveWrite]) throws -> Resolution {
         guard let winner = writes.last else { return Resolution(value: .null, conflict: false) }
+        if writes.count == 1 { return Resolution(value: winner.value, conflict: false) }
         let distinct = Set(writes.map(\.value))
         if distinct.count <= 1 { return Resolution(value: winner.value, conflict: false) }
         if field == "note", let merged = try mergeNotes(writes) {
@@ -231,20 +419,26 @@ struct WriteContext {
     }
 
     private mutating func materialize(_ key: EntityKey, fields: Set<String>) throws {
+        // One read of the entity's live writes and conflicts serves every field below.
+        let live = try liveFields(key.id)
+        var conflicts = Set<ConflictKey>()
+        try each(.conflictsOfEntity, key.id.databaseValue) { row in
+            conflicts.insert(ConflictKey(field: Self.text(row, 0), kind: Self.text(row, 1)))
+        }
         var assignments: [(column: String, value: (any DatabaseValueConvertible)?)] = []
         for field in fields.sorted() {
             if field.hasPrefix("tag/") {
                 let tag = String(field.dropFirst(4))
-                let present = try liveWrites(key.id, field).contains { $0.value == .bool(true) }
+                let present = try live.writes(field).contains { $0.value == .bool(true) }
                 if present {
-                    try exec("INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)", [key.id, tag])
+                    try run(.insertTag, key.id.databaseValue, tag.databaseValue)
                 } else {
-                    try exec("DELETE FROM tag WHERE entity_id = ? AND tag = ?", [key.id, tag])
+                    try run(.deleteTag, key.id.databaseValue, tag.databaseValue)
                 }
                 continue
             }
-            let resolution = try resolve(field, liveWrites(key.id, field))
-            try recordConflict(key, field: field, kind: "value", present: resolution.conflict)
+            let resolution = try resolve(field, live.writes(field))
+            try recordConflict(key, field: field, kind: "value", present: resolution.conflict, held: conflicts)
             assignments += try Self.columns(for: key.entity, field: field, value: resolution.value)
         }
         switch key.entity {
@@ -258,18 +452,24 @@ struct WriteContext {
         case .article, .annotation:
             if !assignments.isEmpty {
                 let sets = assignments.map { "\"\($0.column)\" = ?" }.joined(separator: ", ")
-                try exec(
-                    "UPDATE \(key.entity.rawValue) SET \(sets) WHERE id = ?",
-                    StatementArguments(assignments.map(\.value) + [key.id]))
+                try run(
+                    sql: "UPDATE \(key.entity.rawValue) SET \(sets) WHERE id = ?",
+                    assignments.map { $0.value?.databaseValue ?? .null } + [key.id.databaseValue])
             }
-            try checkDeleteConflict(key)
+            try checkDeleteConflict(key, live: live, held: conflicts)
         }
+    }
+
+    /// A conflict held for an entity: its field and kind.
+    struct ConflictKey: Hashable {
+        var field: String
+        var kind: String
     }
 
     /// An entity deleted while another replica edited it (the delete had not seen the edit) is a
     /// conflict: the edit is neither silently dropped nor silently resurrected.
-    private mutating func checkDeleteConflict(_ key: EntityKey) throws {
-        let deletes = try liveWrites(key.id, "deleted")
+    private mutating func checkDeleteConflict(_ key: EntityKey, live: LiveFields, held: Set<ConflictKey>) throws {
+        let deletes = try live.writes("deleted")
         var concurrent = false
         if let winner = deletes.last, winner.value == .bool(true) {
             let contextText = try rows(
@@ -277,20 +477,25 @@ struct WriteContext {
             ).first?[0] as String?
             let context = try contextText.map { try JSONDecoder().decode(VersionVector.self, from: Data($0.utf8)) }
                 ?? VersionVector()
-            let edits = try rows("SELECT origin, seq FROM live WHERE entity_id = ? AND field <> 'deleted'", [key.id])
-            concurrent = edits.contains { row in !context.contains(Dot(origin: row[0], seq: row[1])) }
+            concurrent = live.dots(except: "deleted").contains { !context.contains($0) }
         }
-        try recordConflict(key, field: "deleted", kind: "delete", present: concurrent)
+        try recordConflict(key, field: "deleted", kind: "delete", present: concurrent, held: held)
     }
 
-    private mutating func recordConflict(_ key: EntityKey, field: String, kind: String, present: Bool) throws {
+    /// Records or clears a conflict; `held` are the entity's conflicts before this transaction
+    /// materialized it, so a conflict neither held nor present costs no statement.
+    private mutating func recordConflict(
+        _ key: EntityKey, field: String, kind: String, present: Bool, held: Set<ConflictKey>
+    ) throws {
+        let isHeld = held.contains(ConflictKey(field: field, kind: kind))
         if present {
+            guard !isHeld else { return }
             let id = Self.conflictID(entityID: key.id, field: field, kind: kind)
             try exec(
                 "INSERT OR IGNORE INTO conflict(id, entity, entity_id, field, kind) VALUES (?, ?, ?, ?, ?)",
                 [id, key.entity.rawValue, key.id, field, kind])
             if db.changesCount > 0 { conflictsRecorded += 1 }
-        } else {
+        } else if isHeld {
             try exec("DELETE FROM conflict WHERE entity_id = ? AND field = ? AND kind = ?", [key.id, field, kind])
         }
     }

@@ -55,6 +55,8 @@ extension Store {
             ("published_at", article.publishedAt), ("language", article.language), ("body", body),
             ("caption", article.caption),
         ]
+        // No row: no replica has written this article yet (rows come with the first change held).
+        if row == nil { context.created(id) }
         var written = 0
         for (field, value) in fields {
             guard let value, !value.isEmpty else { continue }
@@ -81,33 +83,69 @@ extension Store {
     public func highlight(
         articleRef: String, anchor: Anchor, note: String? = nil, tags: [String] = [], color: String? = nil
     ) throws -> Annotation {
-        let tags = try Self.validatedTags(tags)
-        let note = note.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
-        if let color { try Self.validateColor(color) }
-        let id = try write { context -> String in
-            let articleID = try resolveID(articleRef, kinds: [.article], db: context.db).id
-            let article = try fetchArticle(articleID, db: context.db)
-            let target: TextTarget
-            switch anchor {
-            case .quote(let exact, let prefix, let suffix):
-                target = try TextAnchor.target(
-                    in: article.body, exact: exact, prefix: prefix, suffix: suffix, revision: article.contentHash,
-                    articleID: articleID)
-            case .position(let start, let end):
-                target = try TextAnchor.target(in: article.body, start: start, end: end, revision: article.contentHash)
-            }
-            let id = UUIDv7.make(now: clock())
-            let motivation: Motivation = note == nil ? .highlighting : .commenting
-            try context.write(.annotation, id, "article", .string(articleID))
-            try context.write(.annotation, id, "motivation", .string(motivation.rawValue))
-            try context.write(.annotation, id, "target", Self.json(target))
-            try context.write(.annotation, id, "author", .string(replicaName))
-            if let note { try context.write(.annotation, id, "note", .string(note)) }
-            if let color { try context.write(.annotation, id, "color", .string(color)) }
-            for tag in tags { try context.write(.annotation, id, "tag/\(tag)", .bool(true)) }
-            return id
-        }
+        let request = try HighlightRequest(articleRef: articleRef, anchor: anchor, note: note, tags: tags, color: color)
+            .validated()
+        let id = try write { context in try writeHighlight(request, &context) }
         return try annotation(id)
+    }
+
+    /// One highlight to make: what `highlight(articleRef:anchor:note:tags:color:)` takes.
+    public struct HighlightRequest: Sendable, Equatable {
+        public var articleRef: String
+        public var anchor: Anchor
+        public var note: String?
+        public var tags: [String]
+        public var color: String?
+
+        public init(articleRef: String, anchor: Anchor, note: String? = nil, tags: [String] = [], color: String? = nil) {
+            self.articleRef = articleRef
+            self.anchor = anchor
+            self.note = note
+            self.tags = tags
+            self.color = color
+        }
+
+        /// Tags validated, the note trimmed (empty: none), the color checked.
+        func validated() throws -> HighlightRequest {
+            var request = self
+            request.tags = try Store.validatedTags(tags)
+            request.note = note.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+            if let color { try Store.validateColor(color) }
+            return request
+        }
+    }
+
+    /// Makes several highlights in one transaction (a bulk import of annotations): all of them, or
+    /// none when one fails.
+    /// - Returns: the new annotations' ids, in the order of `requests`.
+    public func highlight(_ requests: [HighlightRequest]) throws -> [String] {
+        let requests = try requests.map { try $0.validated() }
+        return try write { context in try requests.map { try writeHighlight($0, &context) } }
+    }
+
+    private func writeHighlight(_ request: HighlightRequest, _ context: inout WriteContext) throws -> String {
+        let articleID = try resolveID(request.articleRef, kinds: [.article], db: context.db).id
+        let article = try fetchArticle(articleID, db: context.db)
+        let target: TextTarget
+        switch request.anchor {
+        case .quote(let exact, let prefix, let suffix):
+            target = try TextAnchor.target(
+                in: article.body, exact: exact, prefix: prefix, suffix: suffix, revision: article.contentHash,
+                articleID: articleID)
+        case .position(let start, let end):
+            target = try TextAnchor.target(in: article.body, start: start, end: end, revision: article.contentHash)
+        }
+        let id = UUIDv7.make(now: clock())
+        context.created(id)
+        let motivation: Motivation = request.note == nil ? .highlighting : .commenting
+        try context.write(.annotation, id, "article", .string(articleID))
+        try context.write(.annotation, id, "motivation", .string(motivation.rawValue))
+        try context.write(.annotation, id, "target", Self.json(target))
+        try context.write(.annotation, id, "author", .string(replicaName))
+        if let note = request.note { try context.write(.annotation, id, "note", .string(note)) }
+        if let color = request.color { try context.write(.annotation, id, "color", .string(color)) }
+        for tag in request.tags { try context.write(.annotation, id, "tag/\(tag)", .bool(true)) }
+        return id
     }
 
     /// Sets (or with an empty text, removes) the note of an annotation.

@@ -78,19 +78,31 @@ extension Store {
     /// stamped too far in the future, or a malformed one refuses the whole batch.
     /// - Throws: `StoreError.gap`, `.clockSkew`, `.invalidChange`; nothing is written then.
     public func apply(_ batch: [Change]) throws -> ApplyReport {
-        for change in batch { try validate(change) }
+        // Each value is encoded once: validation measures it, the log stores it.
+        let values = try batch.map { try validate($0) }
         let nowMS = Int64(clock().timeIntervalSince1970 * 1000)
         let limitMS = Int64(maxClockSkew * 1000)
         if let ahead = batch.max(by: { $0.hlc < $1.hlc }), ahead.hlc.milliseconds > nowMS + limitMS {
             throw StoreError.clockSkew(
                 origin: ahead.origin, aheadBy: Double(ahead.hlc.milliseconds - nowMS) / 1000, limit: maxClockSkew)
         }
-        let ordered = batch.sorted { ($0.origin, $0.seq) < ($1.origin, $1.seq) }
+        var ordered = Array(zip(batch, values))
+        // Pages arrive in (origin, seq) order already; sort only when they do not.
+        let inOrder = zip(batch, batch.dropFirst()).allSatisfy { ($0.origin, $0.seq) <= ($1.origin, $1.seq) }
+        if !inOrder { ordered.sort { ($0.0.origin, $0.0.seq) < ($1.0.origin, $1.0.seq) } }
         return try write { context in
             var vector = try context.currentVector()
+            // Which of the batch's changes a held write supersedes (dead on arrival): one query per origin.
+            var ranges: [String: ClosedRange<Int64>] = [:]
+            for (change, _) in ordered {
+                let range = ranges[change.origin]
+                ranges[change.origin] = range.map { min($0.lowerBound, change.seq)...max($0.upperBound, change.seq) }
+                    ?? change.seq...change.seq
+            }
+            for (origin, range) in ranges { try context.preloadSuperseded(origin: origin, seqs: range) }
             var applied = 0
             var duplicates = 0
-            for change in ordered {
+            for (change, value) in ordered {
                 let held = vector[change.origin]
                 if change.seq <= held {
                     duplicates += 1
@@ -104,7 +116,7 @@ extension Store {
                         "change \(change.dot) claims to come from this replica, which never made it "
                             + "(two stores share one replica id: was a store file copied? run `margin init` on a fresh store)")
                 }
-                try context.integrate(change)
+                try context.integrate(change, value: value)
                 context.received(change)
                 vector[change.origin] = change.seq
                 applied += 1
@@ -116,13 +128,16 @@ extension Store {
     }
 
     static let originBytes = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8))
+    /// `originBytes` as a table by byte value (checked for every change received).
+    static let isOriginByte: [Bool] = (0..<256).map { originBytes.contains(UInt8($0)) }
 
-    private func validate(_ change: Change) throws {
+    /// Checks a received change; returns its value as canonical JSON.
+    private func validate(_ change: Change) throws -> String {
         func refuse(_ why: String) -> StoreError { .invalidChange("change \(change.dot): \(why)") }
         // Origins travel in version vectors (`origin:seq,origin:seq` in a query), so they are
         // restricted to characters those forms never need to escape; replica ids are UUIDs.
         guard !change.origin.isEmpty, change.origin.utf8.count <= Limits.maxIDLength,
-              change.origin.utf8.allSatisfy({ Self.originBytes.contains($0) })
+              change.origin.utf8.allSatisfy({ Self.isOriginByte[Int($0)] })
         else {
             throw refuse("origin must be 1 to \(Limits.maxIDLength) characters from A-Z, a-z, 0-9, '.', '_' and '-'")
         }
@@ -138,18 +153,20 @@ extension Store {
         if change.entityID.utf8.contains(0) || change.field.utf8.contains(0) {
             throw refuse("entity_id and field may not contain U+0000")
         }
-        if let dot = change.supersedes.first(where: { !$0.origin.utf8.allSatisfy { Self.originBytes.contains($0) } }) {
+        if let dot = change.supersedes.first(where: { !$0.origin.utf8.allSatisfy { Self.isOriginByte[Int($0)] } }) {
             throw refuse("supersedes names a malformed origin \(dot.origin.debugDescription)")
         }
         guard change.supersedes.count <= Limits.maxSupersedes else {
             throw refuse("supersedes more than \(Limits.maxSupersedes) dots")
         }
-        guard change.value.canonical.utf8.count <= Limits.maxValueBytes else {
+        let value = change.value.canonical
+        guard value.utf8.count <= Limits.maxValueBytes else {
             throw refuse("value is larger than \(Limits.maxValueBytes) bytes")
         }
         if change.supersedes.contains(where: { $0.origin == change.origin && $0.seq >= change.seq }) {
             throw refuse("supersedes a later change of its own origin")
         }
+        return value
     }
 
     static func change(from row: Row) throws -> Change {
