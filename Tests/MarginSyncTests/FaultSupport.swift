@@ -84,10 +84,11 @@ final class ServeChild: @unchecked Sendable {
         self.port = port
     }
 
-    /// Starts the server and waits (up to 20 s) for it to say which port it listens on.
+    /// Starts the server and waits (up to 60 s: a loaded CI machine) for it to say which port it
+    /// listens on.
     static func start(store path: String, log: URL, env: [String: String] = [:]) async throws -> ServeChild {
         let process = try startMargin(["--store", path, "serve", "--port", "0"], log: log, env: env)
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             if let range = text.range(of: "on http://127.0.0.1:"),

@@ -237,9 +237,11 @@ struct Searcher {
                     candidates += raw.filter { r in !carried.contains { $0.start < r.end && r.start < $0.end } }
                         .map { var r = $0; r.tieOnly = true; return r }
                 }
-                for candidate in searchCandidates(quote: quote)
-                where usableDiff.insertedFraction(start: candidate.start, end: candidate.end) >= 0.8 {
+                for candidate in searchCandidates(quote: quote) {
+                    // Every occurrence may tie (identical captions: which one moved, the diff
+                    // cannot know); only one in moved text can be carried to.
                     raw.append(candidate)
+                    guard usableDiff.insertedFraction(start: candidate.start, end: candidate.end) >= 0.8 else { continue }
                     guard let to = usableDiff.hunk(containingNew: candidate.start, end: candidate.end),
                         seen.insert(to.newStart).inserted
                     else { continue }

@@ -307,7 +307,8 @@ struct WriteContext {
         // Placements follow the bodies and targets just written (derived state, see Anchoring).
         var bodies = Set<String>()
         var targets = Set<String>()
-        for (key, fields) in dirty {
+        for (key, touched) in dirty {
+            let fields = touched.fields
             if key.entity == .article, fields.contains("body") { bodies.insert(key.id) }
             if key.entity == .annotation, fields.contains("target") || fields.contains("article") { targets.insert(key.id) }
         }

@@ -45,6 +45,8 @@ extension Store {
         {
             return uuid.uuidString.lowercased()
         }
+        // Margin's own id, exported in another format (Hypothesis rows carry it as is).
+        if let sourceID = item.sourceID, UUID(uuidString: sourceID) != nil { return sourceID.lowercased() }
         let key = item.sourceID.map { "\(item.origin)\n\($0)" }
             ?? "\(item.origin)\n\(item.source)\n\(item.exact ?? "")\n\(item.start ?? -1)\n\(item.note ?? "")"
         // A name-based UUID (version 8 layout) from the SHA-256 of the source's id.

@@ -118,16 +118,16 @@ struct RemoveCommand: ParsableCommand {
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export articles and annotations: json (canonical), markdown, or w3c (Web Annotation JSON-LD).")
+        abstract: "Export articles and annotations: json (canonical), markdown, w3c (Web Annotation JSON-LD) or hypothesis (its API JSON, UTF-16 offsets).")
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "json, markdown or w3c.") var format = "json"
+    @Option(help: "json, markdown, w3c or hypothesis.") var format = "json"
     @Option(help: "Write to this file instead of stdout.") var output: String?
     @Argument(help: "Only these articles (ids or unique prefixes).") var articles: [String] = []
 
     func validate() throws {
-        guard ["json", "markdown", "w3c"].contains(format) else {
-            throw ValidationError("unknown export format '\(format)'; use json, markdown or w3c")
+        guard ["json", "markdown", "w3c", "hypothesis"].contains(format) else {
+            throw ValidationError("unknown export format '\(format)'; use json, markdown, w3c or hypothesis")
         }
     }
 
@@ -144,6 +144,8 @@ struct ExportCommand: ParsableCommand {
             data = Data(MarkdownExporter.export(articles: selected, annotations: annotations).utf8)
         case "w3c":
             data = try W3CExporter.export(articles: selected, annotations: annotations)
+        case "hypothesis":
+            data = try HypothesisExporter.export(articles: selected, annotations: annotations)
         default:
             data = try store.exportJSON(articleIDs: ids.isEmpty ? nil : ids)
         }
