@@ -104,6 +104,11 @@ func cpuSeconds() -> Double {
         + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
+/// The 1-minute load average: how busy the machine was (other processes competing for cores).
+func loadAverage() -> String {
+    ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").first.map(String.init) ?? "?"
+}
+
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 /// SplitMix64: the workload is the same on every run.
@@ -624,6 +629,7 @@ func benchmark(_ options: Options) async throws {
     var rows: [(String, String, String, String, String)] = []  // measure, Margin, baseline, ratio, target
     var targets: [String: Bool] = [:]
 
+    let loadAtStart = loadAverage()
     let workload = Workload(options: options)
     figures["articles"] = Double(workload.articles.count)
     figures["annotations"] = Double(workload.annotations.count)
@@ -808,13 +814,18 @@ func benchmark(_ options: Options) async throws {
     }
 
     print("workload: \(workload.articles.count) articles, \(workload.annotations.count) annotations, "
-          + "\(workload.edits.count) edits = \(grouped(Double(changes.count))) changes")
+          + "\(workload.edits.count) edits = \(grouped(Double(changes.count))) changes; "
+          + "\(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadAtStart) at the start, \(loadAverage()) at the end")
     print("")
     print("| measure | Margin | baseline | ratio | target |")
     print("| --- | ---: | ---: | ---: | --- |")
     for row in rows { print("| \(row.0) | \(row.1) | \(row.2) | \(row.3) | \(row.4) |") }
     print("")
-    for key in targets.keys.sorted() { print("target \(key): \(targets[key]! ? "met" : "NOT met")") }
+    if options.smoke {
+        print("smoke run: targets are judged at the default size only")
+    } else {
+        for key in targets.keys.sorted() { print("target \(key): \(targets[key]! ? "met" : "NOT met")") }
+    }
     print("stores equal after sync: \(equal)")
     if let json = options.json {
         let object: [String: Any] = ["figures": figures, "targets": targets, "smoke": options.smoke,
