@@ -196,40 +196,42 @@ struct AnchorDiff {
 
     /// Carries a span to the new body. Text inserted right at either end stays outside; text that
     /// replaced the span's first or last words is inside.
-    func map(start: Int, end: Int) -> (start: Int, end: Int) {
-        let s = mapStart(start)
-        let e = mapEnd(end)
+    /// - Parameter exact: map a position inside a rewritten hunk through a scalar diff of it;
+    ///   false places it proportionally (cheap: enough for an expected position).
+    func map(start: Int, end: Int, exact: Bool = true) -> (start: Int, end: Int) {
+        let s = mapStart(start, exact: exact)
+        let e = mapEnd(end, exact: exact)
         return (s, max(s, e))
     }
 
-    func mapStart(_ p: Int) -> Int {
+    func mapStart(_ p: Int, exact: Bool = true) -> Int {
         let i = lastHunk(oldBefore: p, inclusive: true)
         guard i >= 0 else { return p }
         let h = hunks[i]
         if p < h.oldEnd {
-            return p == h.oldStart ? h.newStart : refine(h, p, end: false)
+            return p == h.oldStart ? h.newStart : refine(h, p, end: false, exact: exact)
         }
         return p + (h.newEnd - h.oldEnd)
     }
 
-    func mapEnd(_ p: Int) -> Int {
+    func mapEnd(_ p: Int, exact: Bool = true) -> Int {
         let i = lastHunk(oldBefore: p, inclusive: false)
         guard i >= 0 else { return p }
         let h = hunks[i]
         if h.oldStart < h.oldEnd, p <= h.oldEnd {
-            return p == h.oldEnd ? h.newEnd : refine(h, p, end: true)
+            return p == h.oldEnd ? h.newEnd : refine(h, p, end: true, exact: exact)
         }
         return p + (h.newEnd - h.oldEnd)
     }
 
     /// Maps a position strictly inside a hunk through a scalar-level diff of the hunk.
-    private func refine(_ h: Hunk, _ p: Int, end: Bool) -> Int {
+    private func refine(_ h: Hunk, _ p: Int, end: Bool, exact: Bool) -> Int {
         let oldLength = h.oldEnd - h.oldStart
         let newLength = h.newEnd - h.newStart
         func proportional(_ offset: Int, _ length: Int, _ newLength: Int) -> Int {
             end ? newLength - min(length - offset, newLength) : min(offset, newLength)
         }
-        guard oldLength <= Self.maxRefine, newLength <= Self.maxRefine, newLength > 0 else {
+        guard exact, oldLength <= Self.maxRefine, newLength <= Self.maxRefine, newLength > 0 else {
             return h.newStart + proportional(p - h.oldStart, oldLength, newLength)
         }
         let x = old[h.oldStart..<h.oldEnd].map { Int32(bitPattern: $0.value) }

@@ -190,7 +190,7 @@ struct Searcher {
         // Stage 1: the quote still sits at its offsets with the same context on both sides.
         if quoteHere, contextIdentical(target, start: target.start, end: target.end) {
             if let usableDiff {
-                let mapped = usableDiff.map(start: target.start, end: target.end)
+                let mapped = usableDiff.map(start: target.start, end: target.end, exact: false)
                 if mapped.start == target.start, mapped.end == target.end {
                     return .anchored(.init(start: target.start, end: target.end, score: 1, method: .unchanged))
                 }
@@ -207,7 +207,7 @@ struct Searcher {
         // Stage 2: through the edit script.
         var expected = min(max(0, target.start), n)
         if let usableDiff {
-            expected = usableDiff.map(start: target.start, end: target.end).start
+            expected = usableDiff.map(start: target.start, end: target.end, exact: false).start
             switch carry(target, exact: exact, quote: quote, prefix: prefix, suffix: suffix,
                          through: usableDiff, oldStart: target.start, oldEnd: target.end, newBase: 0)
             {

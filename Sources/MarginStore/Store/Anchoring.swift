@@ -54,15 +54,12 @@ enum Anchoring {
     }
 
     static func rows(_ db: Database, sql whereClause: String, _ arguments: StatementArguments) throws -> [Row] {
-        try GRDB.Row.fetchAll(
-            db,
-            sql: """
-                SELECT id, article_id, exact, prefix, suffix, start, "end", revision,
-                       anchor_state, anchor_start, anchor_end, anchor_score, anchor_method
-                FROM annotation \(whereClause)
-                """,
-            arguments: arguments
-        ).compactMap { row in
+        let statement = try db.cachedStatement(sql: """
+            SELECT id, article_id, exact, prefix, suffix, start, "end", revision,
+                   anchor_state, anchor_start, anchor_end, anchor_score, anchor_method
+            FROM annotation \(whereClause)
+            """)
+        return try GRDB.Row.fetchAll(statement, arguments: arguments).compactMap { row in
             guard let article: String = row["article_id"], let exact: String = row["exact"] else { return nil }
             return Row(
                 id: row["id"], articleID: article,
@@ -78,7 +75,7 @@ enum Anchoring {
     static func compute(_ db: Database, article: String, rows: [Row], minScore: Double) throws -> [(id: String, anchor: AnchorState?)] {
         guard !rows.isEmpty else { return [] }
         guard let current = try GRDB.Row.fetchOne(
-            db, sql: "SELECT body, content_hash FROM article WHERE id = ?", arguments: [article]),
+            db.cachedStatement(sql: "SELECT body, content_hash FROM article WHERE id = ?"), arguments: [article]),
             let body: String = current["body"]
         else {
             return rows.map { ($0.id, nil) }
@@ -109,7 +106,7 @@ enum Anchoring {
     static func revisionTexts(_ db: Database, article: String) throws -> [String: String] {
         var out: [String: String] = [:]
         let values = try String.fetchAll(
-            db, sql: "SELECT value FROM change WHERE entity_id = ? AND field = 'body'", arguments: [article])
+            db.cachedStatement(sql: "SELECT value FROM change WHERE entity_id = ? AND field = 'body'"), arguments: [article])
         for value in values {
             if case .string(let text)? = try? JSONValue.parse(value) {
                 out[ArticleIdentity.sha256Hex(text)] = text
