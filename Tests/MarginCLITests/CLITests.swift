@@ -1142,7 +1142,7 @@ struct ExportTests {
         let (sandbox, _) = try Self.annotatedStore()
         let result = sandbox.margin("export", "--format", "pdf")
         #expect(result.status == 64)
-        #expect(result.stderr.contains("unknown export format 'pdf'; use json, markdown or w3c"))
+        #expect(result.stderr.contains("unknown export format 'pdf'; use json, markdown, w3c or hypothesis"))
     }
 
     @Test(.enabled(
