@@ -86,6 +86,9 @@ public enum Reanchor {
     /// context cannot tell them apart and the annotation is an orphan.
     static let tieMargin = 0.05
 
+    /// How far above the threshold an approximate (fuzzy) match must score.
+    static let fuzzyMargin = 0.1
+
     /// Re-anchors one target.
     /// - Parameters:
     ///   - target: as stored.
@@ -296,7 +299,9 @@ struct Searcher {
         {
             return .orphan(best: best)  // context cannot tell them apart: never guess
         }
-        if best.score >= minScore {
+        // An approximate match is a passage partly rewritten or cut (a sentence inserted into it
+        // leaves a look-alike tail): it needs a clear margin over the threshold.
+        if best.score >= minScore + (best.method == .fuzzy ? Reanchor.fuzzyMargin : 0) {
             return .anchored(best)
         }
         if let orphanBest, orphanBest.score > best.score { return .orphan(best: orphanBest) }
