@@ -16,9 +16,9 @@ import Darwin
 
 // MARK: - The built binary
 
-/// The built `margin`: the first executable of that name in a folder above the test bundle,
-/// else <package>/.build/debug/margin.
-let faultMarginBinary: URL = {
+/// The built `margin`: the first executable of that name in a folder above the test bundle
+/// (SwiftPM puts both in .build/<triple>/<config>/), else <package>/.build/debug/margin.
+let builtMargin: URL = {
     var starts = [URL(fileURLWithPath: CommandLine.arguments[0])]
     if let executable = Bundle.main.executableURL { starts.append(executable) }
     for start in starts {
@@ -51,7 +51,7 @@ func startMargin(_ args: [String], log: URL, env: [String: String] = [:]) throws
     _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     let handle = try FileHandle(forWritingTo: log)
     let process = Process()
-    process.executableURL = faultMarginBinary
+    process.executableURL = builtMargin
     process.arguments = args
     process.environment = childEnvironment(env)
     process.standardOutput = handle

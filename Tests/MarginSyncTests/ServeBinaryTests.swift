@@ -20,26 +20,6 @@ import FoundationNetworking
 
 // MARK: - Running margin
 
-/// The built `margin`: the first executable of that name in a folder above the test bundle
-/// (SwiftPM puts both in .build/<triple>/<config>/), else <package>/.build/debug/margin.
-fileprivate let marginExecutable: URL = {
-    var starts = [URL(fileURLWithPath: CommandLine.arguments[0])]
-    if let executable = Bundle.main.executableURL { starts.append(executable) }
-    for start in starts {
-        var folder = start.standardizedFileURL.deletingLastPathComponent()
-        while folder.path != "/" && !folder.path.isEmpty {
-            let candidate = folder.appendingPathComponent("margin")
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
-               FileManager.default.isExecutableFile(atPath: candidate.path)
-            {
-                return candidate
-            }
-            folder = folder.deletingLastPathComponent()
-        }
-    }
-    return SyncFixtures.packageRoot.appendingPathComponent(".build/debug/margin")
-}()
 
 fileprivate struct Finished {
     var status: Int32
@@ -100,7 +80,7 @@ fileprivate final class CLIStore: @unchecked Sendable {
             try? errHandle.close()
         }
         let process = Process()
-        process.executableURL = marginExecutable
+        process.executableURL = builtMargin
         process.arguments = args
         process.environment = environment(env)
         process.standardOutput = outHandle
@@ -169,7 +149,7 @@ fileprivate final class ServeProcess: @unchecked Sendable {
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             let process = Process()
-            process.executableURL = marginExecutable
+            process.executableURL = builtMargin
             process.arguments = ["serve", "--port", String(port)]
             process.environment = store.environment([:])
             process.standardOutput = handle

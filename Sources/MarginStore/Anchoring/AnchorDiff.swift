@@ -3,8 +3,8 @@ import Foundation
 /// The edit script between two bodies, in code-point offsets, for carrying spans across.
 ///
 /// The diff runs over the word tokens of `ThreeWayMerge.Tokenizer` (Myers, O(ND)), so a span whose
-/// ends sit on word boundaries maps to word boundaries; a position inside a changed token is
-/// mapped through a second, scalar-level diff of just that hunk. Pure insertions and deletions
+/// ends sit on word boundaries maps to word boundaries; a position inside a hunk is placed
+/// proportionally (see `map`). Pure insertions and deletions
 /// are slid, where the tokens allow, to sentence and line boundaries — the way people delete a
 /// sentence — so that deleting "The cat sat. " before "The dog ran." removes the first "The",
 /// not the second.
@@ -19,8 +19,6 @@ struct AnchorDiff {
 
     /// Work allowed for the token diff; past it there is no usable diff.
     static let maxWork = 50_000_000
-    /// Largest hunk side re-diffed by scalars to map a position inside it.
-    static let maxRefine = 4_000
 
     let old: [Unicode.Scalar]
     let new: [Unicode.Scalar]
@@ -195,108 +193,94 @@ struct AnchorDiff {
     }
 
     /// Carries a span to the new body. Text inserted right at either end stays outside; text that
-    /// replaced the span's first or last words is inside.
-    /// - Parameter exact: map a position inside a rewritten hunk through a scalar diff of it;
-    ///   false places it proportionally (cheap: enough for an expected position).
-    func map(start: Int, end: Int, exact: Bool = true) -> (start: Int, end: Int) {
-        let s = mapStart(start, exact: exact)
-        let e = mapEnd(end, exact: exact)
+    /// replaced the span's first or last words is inside. A position strictly inside a hunk is
+    /// placed proportionally: inside a deletion that is the deletion's place; inside a replacement
+    /// it is only an estimate (an expected position), and `Searcher.carry` never accepts a span
+    /// whose end lies there (`insideReplacement`).
+    func map(start: Int, end: Int) -> (start: Int, end: Int) {
+        let s = mapStart(start)
+        let e = mapEnd(end)
         return (s, max(s, e))
     }
 
-    func mapStart(_ p: Int, exact: Bool = true) -> Int {
+    func mapStart(_ p: Int) -> Int {
         let i = lastHunk(oldBefore: p, inclusive: true)
         guard i >= 0 else { return p }
         let h = hunks[i]
         if p < h.oldEnd {
-            return p == h.oldStart ? h.newStart : refine(h, p, end: false, exact: exact)
+            return p == h.oldStart ? h.newStart : proportional(h, p, end: false)
         }
         return p + (h.newEnd - h.oldEnd)
     }
 
-    func mapEnd(_ p: Int, exact: Bool = true) -> Int {
+    func mapEnd(_ p: Int) -> Int {
         let i = lastHunk(oldBefore: p, inclusive: false)
         guard i >= 0 else { return p }
         let h = hunks[i]
         if h.oldStart < h.oldEnd, p <= h.oldEnd {
-            return p == h.oldEnd ? h.newEnd : refine(h, p, end: true, exact: exact)
+            return p == h.oldEnd ? h.newEnd : proportional(h, p, end: true)
         }
         return p + (h.newEnd - h.oldEnd)
     }
 
-    /// Maps a position strictly inside a hunk through a scalar-level diff of the hunk.
-    private func refine(_ h: Hunk, _ p: Int, end: Bool, exact: Bool) -> Int {
-        let oldLength = h.oldEnd - h.oldStart
+    /// Old position `p`, strictly inside hunk `h`, at the same distance from the hunk's start
+    /// (for a span start) or end (for a span end) on the new side, clamped to it.
+    private func proportional(_ h: Hunk, _ p: Int, end: Bool) -> Int {
         let newLength = h.newEnd - h.newStart
-        func proportional(_ offset: Int, _ length: Int, _ newLength: Int) -> Int {
-            end ? newLength - min(length - offset, newLength) : min(offset, newLength)
-        }
-        guard exact, oldLength <= Self.maxRefine, newLength <= Self.maxRefine, newLength > 0 else {
-            return h.newStart + proportional(p - h.oldStart, oldLength, newLength)
-        }
-        let x = old[h.oldStart..<h.oldEnd].map { Int32(bitPattern: $0.value) }
-        let y = new[h.newStart..<h.newEnd].map { Int32(bitPattern: $0.value) }
-        guard let sub = ThreeWayMerge.MyersDiff.hunks(from: x, to: y, maxWork: 4 * Self.maxRefine * Self.maxRefine) else {
-            return h.newStart + proportional(p - h.oldStart, oldLength, newLength)
-        }
-        let q = p - h.oldStart
-        var delta = 0
-        for s in sub {
-            if end {
-                if s.baseStart < q, q <= s.baseEnd, s.baseStart < s.baseEnd {
-                    let length = s.baseEnd - s.baseStart
-                    return h.newStart + s.sideStart + proportional(q - s.baseStart, length, s.sideEnd - s.sideStart)
-                }
-                if s.baseStart >= q { break }
-            } else {
-                if s.baseStart <= q, q < s.baseEnd {
-                    let length = s.baseEnd - s.baseStart
-                    return h.newStart + s.sideStart + proportional(q - s.baseStart, length, s.sideEnd - s.sideStart)
-                }
-                if s.baseStart > q { break }
-            }
-            delta = s.sideEnd - s.baseEnd
-        }
-        return h.newStart + q + delta
+        return end
+            ? h.newEnd - min(h.oldEnd - p, newLength)
+            : h.newStart + min(p - h.oldStart, newLength)
     }
 
-    /// The hunk whose old side overlaps old `start..<end` the most, if any.
-    func hunk(containingOld start: Int, end: Int) -> Hunk? {
-        var best: Hunk?
-        var bestOverlap = 0
-        var i = max(0, lastHunk(oldBefore: start, inclusive: true))
-        while i < hunks.count, hunks[i].oldStart < end {
-            let overlap = min(end, hunks[i].oldEnd) - max(start, hunks[i].oldStart)
-            if overlap > bestOverlap {
-                bestOverlap = overlap
-                best = hunks[i]
-            }
-            i += 1
-        }
-        return best
-    }
+    // MARK: Overlaps
 
-    /// The hunk whose new side overlaps new `start..<end` the most, if any.
-    func hunk(containingNew start: Int, end: Int) -> Hunk? {
+    /// Calls `body` with every hunk whose old (or new) side overlaps `start..<end` on that side,
+    /// and the length of the overlap.
+    private func forEachOverlap(_ start: Int, _ end: Int, old: Bool, _ body: (Hunk, Int) -> Void) {
         var low = 0
         var high = hunks.count
         while low < high {
             let mid = (low + high) / 2
-            if hunks[mid].newEnd <= start { low = mid + 1 } else { high = mid }
+            if (old ? hunks[mid].oldEnd : hunks[mid].newEnd) <= start { low = mid + 1 } else { high = mid }
         }
-        var best: Hunk?
-        var bestOverlap = 0
         var i = low
-        while i < hunks.count, hunks[i].newStart < end {
-            let overlap = min(end, hunks[i].newEnd) - max(start, hunks[i].newStart)
-            if overlap > bestOverlap {
-                bestOverlap = overlap
-                best = hunks[i]
-            }
+        while i < hunks.count, (old ? hunks[i].oldStart : hunks[i].newStart) < end {
+            let h = hunks[i]
+            let overlap = old ? min(end, h.oldEnd) - max(start, h.oldStart) : min(end, h.newEnd) - max(start, h.newStart)
+            if overlap > 0 { body(h, overlap) }
             i += 1
         }
-        return best
     }
+
+    /// The hunk whose old (or new) side overlaps `start..<end` the most, if any.
+    private func hunk(overlapping start: Int, _ end: Int, old: Bool) -> Hunk? {
+        var best: (hunk: Hunk, overlap: Int)?
+        forEachOverlap(start, end, old: old) { h, overlap in
+            if overlap > (best?.overlap ?? 0) { best = (h, overlap) }
+        }
+        return best?.hunk
+    }
+
+    /// The fraction of `start..<end` that hunks cover on the old (or new) side.
+    private func changedFraction(_ start: Int, _ end: Int, old: Bool) -> Double {
+        guard end > start else { return 0 }
+        var changed = 0
+        forEachOverlap(start, end, old: old) { _, overlap in changed += overlap }
+        return Double(changed) / Double(end - start)
+    }
+
+    /// The hunk whose old side overlaps old `start..<end` the most, if any.
+    func hunk(containingOld start: Int, end: Int) -> Hunk? { hunk(overlapping: start, end, old: true) }
+
+    /// The hunk whose new side overlaps new `start..<end` the most, if any.
+    func hunk(containingNew start: Int, end: Int) -> Hunk? { hunk(overlapping: start, end, old: false) }
+
+    /// The fraction of old `start..<end` that the diff calls deleted (not carried to the new body).
+    func deletedFraction(start: Int, end: Int) -> Double { changedFraction(start, end, old: true) }
+
+    /// The fraction of new `start..<end` that the diff calls inserted (not carried over from the
+    /// old body).
+    func insertedFraction(start: Int, end: Int) -> Double { changedFraction(start, end, old: false) }
 
     /// True when old position `p` lies strictly inside a hunk that replaced text with other text
     /// (not a pure deletion): a span end there was rewritten, and where it went is a guess.
@@ -305,36 +289,5 @@ struct AnchorDiff {
         guard i >= 0 else { return false }
         let h = hunks[i]
         return h.oldStart < p && p < h.oldEnd && h.newStart < h.newEnd
-    }
-
-    /// The fraction of old `start..<end` that the diff calls deleted (not carried to the new body).
-    func deletedFraction(start: Int, end: Int) -> Double {
-        guard end > start else { return 0 }
-        var deleted = 0
-        var i = max(0, lastHunk(oldBefore: start, inclusive: true))
-        while i < hunks.count, hunks[i].oldStart < end {
-            deleted += max(0, min(end, hunks[i].oldEnd) - max(start, hunks[i].oldStart))
-            i += 1
-        }
-        return Double(deleted) / Double(end - start)
-    }
-
-    /// The fraction of new `start..<end` that the diff calls inserted (not carried over from the
-    /// old body).
-    func insertedFraction(start: Int, end: Int) -> Double {
-        guard end > start else { return 0 }
-        var low = 0
-        var high = hunks.count
-        while low < high {
-            let mid = (low + high) / 2
-            if hunks[mid].newEnd <= start { low = mid + 1 } else { high = mid }
-        }
-        var inserted = 0
-        var i = low
-        while i < hunks.count, hunks[i].newStart < end {
-            inserted += max(0, min(end, hunks[i].newEnd) - max(start, hunks[i].newStart))
-            i += 1
-        }
-        return Double(inserted) / Double(end - start)
     }
 }

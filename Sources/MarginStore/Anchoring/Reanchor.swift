@@ -193,7 +193,7 @@ struct Searcher {
         // Stage 1: the quote still sits at its offsets with the same context on both sides.
         if quoteHere, contextIdentical(target, start: target.start, end: target.end) {
             if let usableDiff {
-                let mapped = usableDiff.map(start: target.start, end: target.end, exact: false)
+                let mapped = usableDiff.map(start: target.start, end: target.end)
                 if mapped.start == target.start, mapped.end == target.end {
                     return .anchored(.init(start: target.start, end: target.end, score: 1, method: .unchanged))
                 }
@@ -210,7 +210,7 @@ struct Searcher {
         // Stage 2: through the edit script.
         var expected = min(max(0, target.start), n)
         if let usableDiff {
-            expected = usableDiff.map(start: target.start, end: target.end, exact: false).start
+            expected = usableDiff.map(start: target.start, end: target.end).start
             switch carry(target, exact: exact, quote: quote, prefix: prefix, suffix: suffix,
                          through: usableDiff, oldStart: target.start, oldEnd: target.end, newBase: 0)
             {
@@ -232,18 +232,8 @@ struct Searcher {
                 let from = usableDiff.hunk(containingOld: target.start, end: target.end)
             {
                 var seen = Set<Int>()
-                var raw: [Candidate] = []
-                defer {
-                    // Raw matches compete too (a look-alike elsewhere in moved text makes a tie),
-                    // except where a carried span already stands for them.
-                    let carried = candidates
-                    candidates += raw.filter { r in !carried.contains { $0.start < r.end && r.start < $0.end } }
-                        .map { var r = $0; r.tieOnly = true; return r }
-                }
-                for candidate in searchCandidates(quote: quote) {
-                    // Every occurrence may tie (identical captions: which one moved, the diff
-                    // cannot know); only one in moved text can be carried to.
-                    raw.append(candidate)
+                let raw = searchCandidates(quote: quote)
+                for candidate in raw {
                     guard usableDiff.insertedFraction(start: candidate.start, end: candidate.end) >= 0.8 else { continue }
                     guard let to = usableDiff.hunk(containingNew: candidate.start, end: candidate.end),
                         seen.insert(to.newStart).inserted
@@ -268,6 +258,14 @@ struct Searcher {
                         candidates.append(Candidate(
                             start: placement.start, end: placement.end, similarity: similarity, method: .diff))
                     }
+                }
+                // Every occurrence may tie (identical captions: which one moved, the diff cannot
+                // know), except where a carried span already stands for it; only carried spans
+                // can be the answer.
+                let carried = candidates
+                for var r in raw where !carried.contains(where: { $0.start < r.end && r.start < $0.end }) {
+                    r.tieOnly = true
+                    candidates.append(r)
                 }
             }
         } else {

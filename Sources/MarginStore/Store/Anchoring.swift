@@ -70,8 +70,8 @@ enum Anchoring {
         }
     }
 
-    /// The placements of `rows` (annotations of `article`) in its current body; nil for each when
-    /// the body is not known yet.
+    /// The placements of `rows` (annotations of `article`) in its current body, in the order of
+    /// `rows`; nil for each when the body is not known yet.
     static func compute(_ db: Database, article: String, rows: [Row], minScore: Double) throws -> [(id: String, anchor: AnchorState?)] {
         guard !rows.isEmpty else { return [] }
         guard let current = try GRDB.Row.fetchOne(
@@ -81,25 +81,27 @@ enum Anchoring {
             return rows.map { ($0.id, nil) }
         }
         let hash: String = current["content_hash"] ?? ArticleIdentity.sha256Hex(body)
-        var result: [(id: String, anchor: AnchorState?)] = []
-        var pending: [String?: [Row]] = [:]
-        for row in rows {
-            // Made on the current body: it is where it says, unless the offsets are out of range.
-            if row.target.revision == hash {
-                result.append((row.id, .anchored(.init(start: row.target.start, end: row.target.end, score: 1, method: .unchanged))))
+        let length = body.unicodeScalars.count
+        var result: [AnchorState?] = Array(repeating: nil, count: rows.count)
+        var pending: [String?: [Int]] = [:]
+        for (i, row) in rows.enumerated() {
+            // Made on the current body (and its offsets within it): it is where it says.
+            let t = row.target
+            if t.revision == hash, 0 <= t.start, t.start < t.end, t.end <= length {
+                result[i] = .anchored(.init(start: t.start, end: t.end, score: 1, method: .unchanged))
             } else {
-                pending[row.target.revision, default: []].append(row)
+                pending[t.revision, default: []].append(i)
             }
         }
         if !pending.isEmpty {
             let revisions = try revisionTexts(db, article: article)
-            for (revision, group) in pending.sorted(by: { ($0.key ?? "") < ($1.key ?? "") }) {
+            for (revision, group) in pending {
                 let old = revision.flatMap { revisions[$0] }
-                let outcomes = Reanchor.locate(group.map(\.target), oldBody: old, newBody: body, minScore: minScore)
-                for (row, outcome) in zip(group, outcomes) { result.append((row.id, AnchorState(outcome))) }
+                let outcomes = Reanchor.locate(group.map { rows[$0].target }, oldBody: old, newBody: body, minScore: minScore)
+                for (i, outcome) in zip(group, outcomes) { result[i] = AnchorState(outcome) }
             }
         }
-        return result
+        return zip(rows, result).map { ($0.id, $1) }
     }
 
     /// Every body the article has had, by content hash, from the change log.

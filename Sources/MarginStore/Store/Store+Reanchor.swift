@@ -48,27 +48,30 @@ extension Store {
         let article = try articleRef.map { try resolve($0, kinds: [.article]).id }
         func compute(_ db: Database) throws -> [ReanchorChange] {
             let threshold = try minScore ?? Anchoring.minScore(db)
-            let rows = try Anchoring.rows(
-                db, sql: article == nil ? "WHERE deleted = 0" : "WHERE deleted = 0 AND article_id = ?",
-                article.map { [$0] } ?? [])
-            var byArticle: [String: [Anchoring.Row]] = [:]
-            for row in rows { byArticle[row.articleID, default: []].append(row) }
+            var sql = """
+                SELECT annotation.* FROM annotation JOIN article ON article.id = annotation.article_id
+                WHERE annotation.deleted = 0 AND article.deleted = 0 AND annotation.exact IS NOT NULL
+                """
+            if article != nil { sql += " AND annotation.article_id = ?" }
             let allTags = try tagsByEntity(db)
+            var byArticle: [String: [Annotation]] = [:]
+            for row in try Row.fetchAll(db, sql: sql, arguments: article.map { [$0] } ?? []) {
+                let annotation = Self.annotation(row, tags: allTags[row["id"] as String] ?? [])
+                byArticle[annotation.articleID, default: []].append(annotation)
+            }
             var changes: [ReanchorChange] = []
             for (articleID, group) in byArticle.sorted(by: { $0.key < $1.key }) {
-                let deleted = try Bool.fetchOne(db, sql: "SELECT deleted FROM article WHERE id = ?", arguments: [articleID])
-                guard deleted == false else { continue }
-                let outcomes = try Anchoring.compute(db, article: articleID, rows: group, minScore: threshold)
-                let byID = Dictionary(outcomes.map { ($0.id, $0.anchor) }, uniquingKeysWith: { a, _ in a })
-                for row in group {
-                    guard let after = byID[row.id] ?? nil,
-                        let full = try Row.fetchOne(db, sql: "SELECT * FROM annotation WHERE id = ?", arguments: [row.id])
-                    else { continue }
-                    changes.append(ReanchorChange(
-                        annotation: Self.annotation(full, tags: allTags[row.id] ?? []), before: row.anchor, after: after))
+                let rows = group.map { Anchoring.Row(id: $0.id, articleID: $0.articleID, target: $0.target, anchor: $0.anchor) }
+                let outcomes = try Anchoring.compute(db, article: articleID, rows: rows, minScore: threshold)
+                for (annotation, outcome) in zip(group, outcomes) {
+                    guard let after = outcome.anchor else { continue }
+                    changes.append(ReanchorChange(annotation: annotation, before: annotation.anchor, after: after))
                 }
             }
-            return changes.sorted { ($0.annotation.articleID, $0.annotation.target.start, $0.annotation.id) < ($1.annotation.articleID, $1.annotation.target.start, $1.annotation.id) }
+            return changes.sorted {
+                ($0.annotation.articleID, $0.annotation.target.start, $0.annotation.id)
+                    < ($1.annotation.articleID, $1.annotation.target.start, $1.annotation.id)
+            }
         }
         if dryRun { return try read(compute) }
         return try writeLocal { db in
