@@ -75,6 +75,10 @@ import Testing
         for (i, list) in conflictLists.enumerated().dropFirst() {
             #expect(list == conflictLists[0], "seed \(seed): replica \(i) lists different conflicts")
         }
+        for (i, replica) in replicas.enumerated() {
+            let differences = try TestSupport.fullTextDifferences(replica.store)
+            #expect(differences.isEmpty, "seed \(seed): replica \(i)'s full-text index differs from its rows: \(differences)")
+        }
         try Self.expectNoTypedNoteLost(replicas[0].store, seed: seed, stats: &stats)
         stats.changes = try TestSupport.count(replicas[0].store, "change")
         stats.conflicts = try replicas[0].store.conflicts().count

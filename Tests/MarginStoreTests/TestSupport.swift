@@ -27,6 +27,29 @@ enum TestSupport {
             body: body ?? "First paragraph of story \(n) about apples.\n\nSecond paragraph of story \(n) about pears.")
     }
 
+    /// How the full-text indexes differ from indexes rebuilt from the rows they cover: every
+    /// (term, row, column, offset) held by one and not the other, as text. Empty when they agree.
+    static func fullTextDifferences(_ store: Store) throws -> [String] {
+        try store.writer.write { db in
+            var out: [String] = []
+            for (index, columns, table) in [("article_fts", "title, body", "article"), ("note_fts", "note", "annotation")] {
+                try db.execute(sql: """
+                    CREATE VIRTUAL TABLE check_fts USING fts5(\(columns), content='\(table)', content_rowid='num',
+                        tokenize='unicode61 remove_diacritics 2');
+                    INSERT INTO check_fts(check_fts) VALUES ('rebuild');
+                    CREATE VIRTUAL TABLE check_held USING fts5vocab(\(index), 'instance');
+                    CREATE VIRTUAL TABLE check_rebuilt USING fts5vocab(check_fts, 'instance');
+                    """)
+                for (name, sql) in [("only in \(index)", "SELECT * FROM check_held EXCEPT SELECT * FROM check_rebuilt"),
+                                    ("missing from \(index)", "SELECT * FROM check_rebuilt EXCEPT SELECT * FROM check_held")] {
+                    for row in try Row.fetchAll(db, sql: sql + " LIMIT 5") { out.append("\(name): \(row)") }
+                }
+                try db.execute(sql: "DROP TABLE check_held; DROP TABLE check_rebuilt; DROP TABLE check_fts")
+            }
+            return out
+        }
+    }
+
     static func count(_ store: Store, _ table: String) throws -> Int {
         try store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
     }

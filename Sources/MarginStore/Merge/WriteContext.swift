@@ -23,6 +23,8 @@ struct WriteContext {
     /// Entities this transaction created with a fresh random id: no write of theirs exists
     /// outside this transaction, so a first write of a field supersedes nothing.
     private var fresh: Set<String> = []
+    /// The values written to the fields of `fresh` entities, which are their live writes.
+    private var freshValues: [String: [String: JSONValue]] = [:]
     /// Dots known to be superseded: loaded for a range of seqs per origin (`preloadSuperseded`)
     /// and added to as this transaction records more, so integrating asks the database no more.
     private var superseded: Set<Dot> = []
@@ -52,8 +54,9 @@ struct WriteContext {
 
     /// The statements the engine runs for every change or entity.
     private enum Query: Int, CaseIterable {
-        case insertChange, insertSuperseded, deleteLive, isSuperseded, supersededRange, insertLive, upsertArticle,
-             upsertAnnotation, liveOfEntity, conflictsOfEntity, liveDots, insertTag, deleteTag
+        case insertChange, insertSuperseded, deleteLive, isSuperseded, supersededRange, insertLive, liveOfEntity,
+             conflictsOfEntity, liveDots, insertTag, deleteTag, articleText, noteText, insertArticleText,
+             deleteArticleText, insertNoteText, deleteNoteText
 
         var sql: String {
             switch self {
@@ -71,13 +74,13 @@ struct WriteContext {
                     INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """
-            case .upsertArticle, .upsertAnnotation:
-                return """
-                    INSERT INTO \(self == .upsertArticle ? "article" : "annotation")(id, created_hlc, updated_hlc)
-                    VALUES (?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
-                        updated_hlc = max(updated_hlc, excluded.updated_hlc)
-                    """
+            case .articleText: return "SELECT num, title, body FROM article WHERE id = ?"
+            case .noteText: return "SELECT num, note FROM annotation WHERE id = ?"
+            case .insertArticleText: return "INSERT INTO article_fts(rowid, title, body) VALUES (?, ?, ?)"
+            case .deleteArticleText:
+                return "INSERT INTO article_fts(article_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)"
+            case .insertNoteText: return "INSERT INTO note_fts(rowid, note) VALUES (?, ?)"
+            case .deleteNoteText: return "INSERT INTO note_fts(note_fts, rowid, note) VALUES ('delete', ?, ?)"
             case .liveOfEntity: return "SELECT field, origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ?"
             case .conflictsOfEntity: return "SELECT field, kind FROM conflict WHERE entity_id = ?"
             case .liveDots: return "SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq"
@@ -121,6 +124,10 @@ struct WriteContext {
 
     /// Runs one of the engine's statements with `values` bound.
     private func run(_ query: Query, _ values: DatabaseValue...) throws {
+        try run(query, values)
+    }
+
+    private func run(_ query: Query, _ values: [DatabaseValue]) throws {
         let statement = try statement(query).sqliteStatement
         Self.bind(statement, values)
         let code = sqlite3_step(statement)
@@ -277,6 +284,7 @@ struct WriteContext {
         // The entity's row (created_hlc, updated_hlc: the clock range of its changes) is written
         // once per transaction, in `finish`.
         let key = EntityKey(entity: change.entity, id: change.entityID)
+        if fresh.contains(change.entityID) { freshValues[change.entityID, default: [:]][change.field] = change.value }
         let hlc = change.hlc.rawValue
         if var touched = dirty[key] {
             touched.fields.insert(change.field)
@@ -289,32 +297,32 @@ struct WriteContext {
         }
     }
 
-    /// Recomputes every touched field and saves the clock and the version vector.
+    /// Recomputes every touched field, writes each touched row once (with its placement and its
+    /// full-text entry), and saves the clock and the version vector.
     mutating func finish() throws {
+        var writes: [RowWrite] = []
         for key in touchedOrder {
             let touched = dirty[key]!
-            switch key.entity {
-            case .article:
-                try run(.upsertArticle, key.id.databaseValue, touched.firstHLC.databaseValue, touched.lastHLC.databaseValue)
-            case .annotation:
-                try run(.upsertAnnotation, key.id.databaseValue, touched.firstHLC.databaseValue, touched.lastHLC.databaseValue)
-            case .replica: break
+            let assignments = try materialize(key, fields: touched.fields)
+            if key.entity != .replica {
+                writes.append(RowWrite(key: key, firstHLC: touched.firstHLC, lastHLC: touched.lastHLC, assignments: assignments))
             }
-        }
-        for (key, touched) in dirty.sorted(by: { ($0.key.entity.rawValue, $0.key.id) < ($1.key.entity.rawValue, $1.key.id) }) {
-            try materialize(key, fields: touched.fields)
         }
         // Placements follow the bodies and targets just written (derived state, see Anchoring).
         var bodies = Set<String>()
-        var targets = Set<String>()
-        for (key, touched) in dirty {
-            let fields = touched.fields
-            if key.entity == .article, fields.contains("body") { bodies.insert(key.id) }
-            if key.entity == .annotation, fields.contains("target") || fields.contains("article") { targets.insert(key.id) }
+        for (key, touched) in dirty where key.entity == .article && touched.fields.contains("body") {
+            bodies.insert(key.id)
         }
+        let targets = try placeInRows(&writes, bodies: bodies)
+        var fullText = FullTextWrites()
+        for write in writes {
+            try save(write, &fullText)
+        }
+        try fullText.run(self)
         try Anchoring.refresh(db, articles: bodies, annotations: targets)
         dirty = [:]
         touchedOrder = []
+        freshValues = [:]
         for (origin, seq) in versions {
             try exec(
                 "INSERT INTO version(origin, seq) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq",
@@ -322,6 +330,128 @@ struct WriteContext {
         }
         versions = [:]
         try exec("UPDATE meta SET value = ? WHERE key = 'hlc'", [String(hlc.rawValue)])
+    }
+
+    /// One article's or annotation's row as this transaction leaves it: the columns its touched
+    /// fields set, and the clock range of its changes.
+    struct RowWrite {
+        var key: EntityKey
+        var firstHLC: Int64
+        var lastHLC: Int64
+        var assignments: [(column: String, value: DatabaseValue)]
+
+        func value(_ column: String) -> DatabaseValue? {
+            assignments.first(where: { $0.column == column })?.value
+        }
+    }
+
+    /// Computes the placement of every annotation whose target and article this transaction wrote
+    /// together (a new highlight, a synced annotation), so its row is written once with it. Returns
+    /// the other annotations whose target or article changed, for `Anchoring.refresh` to place after
+    /// their rows are written. Annotations of an article whose body changed are placed with all the
+    /// article's annotations by `Anchoring.refresh`.
+    private func placeInRows(_ writes: inout [RowWrite], bodies: Set<String>) throws -> Set<String> {
+        var later = Set<String>()
+        var byArticle: [String: [(index: Int, row: Anchoring.Row)]] = [:]
+        for (index, write) in writes.enumerated() where write.key.entity == .annotation {
+            let fields = dirty[write.key]!.fields
+            guard fields.contains("target") || fields.contains("article") else { continue }
+            guard fields.contains("target"), fields.contains("article"),
+                  case .string(let article)? = write.value("article_id")?.storage, !bodies.contains(article),
+                  case .string(let exact)? = write.value("exact")?.storage
+            else {
+                later.insert(write.key.id)
+                continue
+            }
+            func text(_ column: String) -> String? {
+                if case .string(let text)? = write.value(column)?.storage { return text }
+                return nil
+            }
+            func int(_ column: String) -> Int {
+                if case .int64(let int)? = write.value(column)?.storage { return Int(int) }
+                return 0
+            }
+            let target = TextTarget(
+                exact: exact, prefix: text("prefix") ?? "", suffix: text("suffix") ?? "", start: int("start"),
+                end: int("end"), revision: text("revision"))
+            byArticle[article, default: []].append(
+                (index, Anchoring.Row(id: write.key.id, articleID: article, target: target, anchor: nil)))
+        }
+        guard !byArticle.isEmpty else { return later }
+        let threshold = try Anchoring.minScore(db)
+        for (article, group) in byArticle {
+            let outcomes = try Anchoring.compute(db, article: article, rows: group.map(\.row), minScore: threshold)
+            for ((index, _), outcome) in zip(group, outcomes) {
+                writes[index].assignments += Anchoring.columns(outcome.anchor)
+            }
+        }
+        return later
+    }
+
+    /// The full-text entries a transaction changes, written after every row so the full-text
+    /// index takes them in one flush (FTS5 flushes its pending terms at every statement savepoint,
+    /// which a trigger per row made once per row).
+    struct FullTextWrites {
+        var articles: [(delete: Bool, num: Int64, values: [DatabaseValue])] = []
+        var notes: [(delete: Bool, num: Int64, values: [DatabaseValue])] = []
+
+        func run(_ context: WriteContext) throws {
+            for entry in articles {
+                try context.run(entry.delete ? .deleteArticleText : .insertArticleText, [entry.num.databaseValue] + entry.values)
+            }
+            for entry in notes {
+                try context.run(entry.delete ? .deleteNoteText : .insertNoteText, [entry.num.databaseValue] + entry.values)
+            }
+        }
+    }
+
+    /// The columns of each table the full-text index holds.
+    static func fullTextColumns(_ entity: EntityKind) -> [String] {
+        entity == .article ? ["title", "body"] : ["note"]
+    }
+
+    /// Writes one row with one statement (an insert, or an update of the columns set), and records
+    /// what its full-text entry needs: a new row gets one, a row whose indexed text changed gets
+    /// the old one deleted and the new one inserted.
+    private func save(_ write: RowWrite, _ fullText: inout FullTextWrites) throws {
+        let entity = write.key.entity
+        let textColumns = Self.fullTextColumns(entity)
+        // The row before this transaction: none for an id made up here.
+        var old: (num: Int64, values: [DatabaseValue])?
+        if !fresh.contains(write.key.id) {
+            try each(entity == .article ? .articleText : .noteText, write.key.id.databaseValue) { row in
+                old = (sqlite3_column_int64(row, 0), (1...textColumns.count).map { Self.value(row, CInt($0)) })
+            }
+        }
+        let columns = write.assignments.map(\.column)
+        let quoted = columns.map { "\"\($0)\"" }
+        let sql = """
+            INSERT INTO \(entity.rawValue)(id, created_hlc, updated_hlc\(quoted.map { ", " + $0 }.joined()))
+            VALUES (?, ?, ?\(String(repeating: ", ?", count: columns.count)))
+            ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
+                updated_hlc = max(updated_hlc, excluded.updated_hlc)\(quoted.map { ", \($0) = excluded.\($0)" }.joined())
+            """
+        try run(sql: sql, [write.key.id.databaseValue, write.firstHLC.databaseValue, write.lastHLC.databaseValue]
+                + write.assignments.map(\.value))
+        let entry: (DatabaseValue?, Int) -> DatabaseValue = { $0 ?? old?.values[$1] ?? .null }
+        let values = textColumns.enumerated().map { entry(write.value($1), $0) }
+        var changes: [(delete: Bool, num: Int64, values: [DatabaseValue])] = []
+        if let old {
+            guard values != old.values else { return }
+            changes = [(true, old.num, old.values), (false, old.num, values)]
+        } else {
+            changes = [(false, sqlite3_last_insert_rowid(db.sqliteConnection!), values)]
+        }
+        if entity == .article { fullText.articles += changes } else { fullText.notes += changes }
+    }
+
+    private static func value(_ statement: OpaquePointer, _ column: CInt) -> DatabaseValue {
+        switch sqlite3_column_type(statement, column) {
+        case SQLITE_NULL: return .null
+        case SQLITE_INTEGER: return sqlite3_column_int64(statement, column).databaseValue
+        case SQLITE_FLOAT: return sqlite3_column_double(statement, column).databaseValue
+        default: return text(statement, column).databaseValue
+        }
     }
 
     /// A live write of a field.
@@ -419,23 +549,38 @@ struct WriteContext {
         return merged
     }
 
-    private mutating func materialize(_ key: EntityKey, fields: Set<String>) throws {
+    /// Resolves the touched fields of one entity: writes its tags, records or clears its
+    /// conflicts, saves a replica's name, and returns the columns its row gets.
+    private mutating func materialize(_ key: EntityKey, fields: Set<String>) throws
+        -> [(column: String, value: DatabaseValue)]
+    {
+        // An id made up in this transaction: its only writes are the ones made here, one live
+        // write per field, so nothing needs reading back and no conflict can exist.
+        if let values = freshValues[key.id], !fields.contains("deleted") {
+            var assignments: [(column: String, value: DatabaseValue)] = []
+            for field in fields.sorted() {
+                let value = values[field] ?? .null
+                if field.hasPrefix("tag/") {
+                    try run(value == .bool(true) ? .insertTag : .deleteTag, key.id.databaseValue,
+                            String(field.dropFirst(4)).databaseValue)
+                } else {
+                    assignments += try Self.columns(for: key.entity, field: field, value: value)
+                }
+            }
+            return assignments
+        }
         // One read of the entity's live writes and conflicts serves every field below.
         let live = try liveFields(key.id)
         var conflicts = Set<ConflictKey>()
         try each(.conflictsOfEntity, key.id.databaseValue) { row in
             conflicts.insert(ConflictKey(field: Self.text(row, 0), kind: Self.text(row, 1)))
         }
-        var assignments: [(column: String, value: (any DatabaseValueConvertible)?)] = []
+        var assignments: [(column: String, value: DatabaseValue)] = []
         for field in fields.sorted() {
             if field.hasPrefix("tag/") {
                 let tag = String(field.dropFirst(4))
                 let present = try live.writes(field).contains { $0.value == .bool(true) }
-                if present {
-                    try run(.insertTag, key.id.databaseValue, tag.databaseValue)
-                } else {
-                    try run(.deleteTag, key.id.databaseValue, tag.databaseValue)
-                }
+                try run(present ? .insertTag : .deleteTag, key.id.databaseValue, tag.databaseValue)
                 continue
             }
             let resolution = try resolve(field, live.writes(field))
@@ -445,19 +590,13 @@ struct WriteContext {
         switch key.entity {
         case .replica:
             if let name = assignments.first(where: { $0.column == "name" })?.value {
-                try exec(
-                    "INSERT INTO replica(id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
-                    [key.id, name])
+                try run(sql: "INSERT INTO replica(id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+                        [key.id.databaseValue, name])
             }
-            return
+            return []
         case .article, .annotation:
-            if !assignments.isEmpty {
-                let sets = assignments.map { "\"\($0.column)\" = ?" }.joined(separator: ", ")
-                try run(
-                    sql: "UPDATE \(key.entity.rawValue) SET \(sets) WHERE id = ?",
-                    assignments.map { $0.value?.databaseValue ?? .null } + [key.id.databaseValue])
-            }
             try checkDeleteConflict(key, live: live, held: conflicts)
+            return assignments
         }
     }
 
@@ -508,6 +647,12 @@ struct WriteContext {
 
     /// The columns a field's shown value sets.
     static func columns(for entity: EntityKind, field: String, value: JSONValue) throws
+        -> [(column: String, value: DatabaseValue)]
+    {
+        try columnValues(for: entity, field: field, value: value).map { ($0.column, $0.value?.databaseValue ?? .null) }
+    }
+
+    private static func columnValues(for entity: EntityKind, field: String, value: JSONValue) throws
         -> [(column: String, value: (any DatabaseValueConvertible)?)]
     {
         switch (entity, field) {

@@ -123,22 +123,29 @@ enum Anchoring {
             WHERE id = ?
             """)
         for (id, anchor) in outcomes {
-            var state: String?
-            var placement: Reanchor.Placement?
-            switch anchor {
-            case .anchored(let p)?:
-                state = "anchored"
-                placement = p
-            case .orphan(let best)?:
-                state = "orphan"
-                placement = best
-            case nil:
-                break
-            }
-            try statement.execute(arguments: [
-                state, placement?.start, placement?.end, placement.map { ($0.score * 1000).rounded() / 1000 },
-                placement?.method.rawValue, id,
-            ])
+            try statement.execute(arguments: StatementArguments(columns(anchor).map(\.value) + [id.databaseValue]))
         }
+    }
+
+    /// The anchor columns of an annotation row for a placement (all NULL for none).
+    static func columns(_ anchor: AnchorState?) -> [(column: String, value: DatabaseValue)] {
+        var state: String?
+        var placement: Reanchor.Placement?
+        switch anchor {
+        case .anchored(let p)?:
+            state = "anchored"
+            placement = p
+        case .orphan(let best)?:
+            state = "orphan"
+            placement = best
+        case nil:
+            break
+        }
+        return [
+            ("anchor_state", state.databaseValue), ("anchor_start", placement?.start.databaseValue ?? .null),
+            ("anchor_end", placement?.end.databaseValue ?? .null),
+            ("anchor_score", placement.map { (($0.score * 1000).rounded() / 1000).databaseValue } ?? .null),
+            ("anchor_method", placement?.method.rawValue.databaseValue ?? .null),
+        ]
     }
 }
