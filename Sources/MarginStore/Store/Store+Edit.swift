@@ -47,7 +47,7 @@ extension Store {
         guard !body.isEmpty else { throw StoreError.invalidArgument("the article \"\(title)\" has no body text") }
         let url = article.url.flatMap(ArticleIdentity.canonicalURL)
         let id = ArticleIdentity.id(url: url, title: title, body: body)
-        let row = try Row.fetchOne(context.db, sql: "SELECT * FROM article WHERE id = ?", arguments: [id])
+        let row = try Row.fetchOne(context.db.cachedStatement(sql: "SELECT * FROM article WHERE id = ?"), arguments: [id])
         let exists = row?["title"] as String? != nil
         let wasDeleted = (row?["deleted"] as Int64? ?? 0) != 0
         let fields: [(String, String?)] = [
@@ -85,7 +85,8 @@ extension Store {
     ) throws -> Annotation {
         let request = try HighlightRequest(articleRef: articleRef, anchor: anchor, note: note, tags: tags, color: color)
             .validated()
-        let id = try write { context in try writeHighlight(request, &context) }
+        var articles: [String: HighlightedArticle] = [:]
+        let id = try write { context in try writeHighlight(request, &context, &articles) }
         return try annotation(id)
     }
 
@@ -120,12 +121,38 @@ extension Store {
     /// - Returns: the new annotations' ids, in the order of `requests`.
     public func highlight(_ requests: [HighlightRequest]) throws -> [String] {
         let requests = try requests.map { try $0.validated() }
-        return try write { context in try requests.map { try writeHighlight($0, &context) } }
+        return try write { context in
+            var articles: [String: HighlightedArticle] = [:]
+            return try requests.map { try writeHighlight($0, &context, &articles) }
+        }
     }
 
-    private func writeHighlight(_ request: HighlightRequest, _ context: inout WriteContext) throws -> String {
-        let articleID = try resolveID(request.articleRef, kinds: [.article], db: context.db).id
-        let article = try fetchArticle(articleID, db: context.db)
+    /// What a highlight needs of its article, read once per transaction per article named.
+    struct HighlightedArticle {
+        var id: String
+        var body: String
+        var contentHash: String
+    }
+
+    private func writeHighlight(
+        _ request: HighlightRequest, _ context: inout WriteContext, _ articles: inout [String: HighlightedArticle]
+    ) throws -> String {
+        let article: HighlightedArticle
+        if let known = articles[request.articleRef] {
+            article = known
+        } else {
+            let id = try resolveID(request.articleRef, kinds: [.article], db: context.db).id
+            guard let row = try Row.fetchOne(
+                context.db.cachedStatement(sql: """
+                    SELECT body, content_hash FROM article
+                    WHERE id = ? AND title IS NOT NULL AND body IS NOT NULL AND deleted = 0
+                    """),
+                arguments: [id])
+            else { throw StoreError.notFound(kind: "article", id: id) }
+            article = HighlightedArticle(id: id, body: row[0], contentHash: row[1] ?? "")
+            articles[request.articleRef] = article
+        }
+        let articleID = article.id
         let target: TextTarget
         switch request.anchor {
         case .quote(let exact, let prefix, let suffix):

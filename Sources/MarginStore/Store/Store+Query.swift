@@ -62,13 +62,15 @@ extension Store {
         let upper = prefix + "g"  // ids use 0-9, a-f and '-', all below 'g'
         if kinds.contains(.article) {
             found += try String.fetchAll(
-                db, sql: "SELECT id FROM article WHERE id >= ? AND id < ? AND title IS NOT NULL AND body IS NOT NULL\(live) LIMIT 11",
+                db.cachedStatement(
+                    sql: "SELECT id FROM article WHERE id >= ? AND id < ? AND title IS NOT NULL AND body IS NOT NULL\(live) LIMIT 11"),
                 arguments: [prefix, upper]
             ).map { ResolvedID(kind: .article, id: $0) }
         }
         if kinds.contains(.annotation) {
             found += try String.fetchAll(
-                db, sql: "SELECT id FROM annotation WHERE id >= ? AND id < ? AND article_id IS NOT NULL\(live) LIMIT 11",
+                db.cachedStatement(
+                    sql: "SELECT id FROM annotation WHERE id >= ? AND id < ? AND article_id IS NOT NULL\(live) LIMIT 11"),
                 arguments: [prefix, upper]
             ).map { ResolvedID(kind: .annotation, id: $0) }
         }
@@ -107,7 +109,8 @@ extension Store {
 
     func fetchArticle(_ id: String, db: Database) throws -> Article {
         guard let row = try Row.fetchOne(
-            db, sql: "SELECT * FROM article WHERE id = ? AND title IS NOT NULL AND body IS NOT NULL", arguments: [id])
+            db.cachedStatement(sql: "SELECT * FROM article WHERE id = ? AND title IS NOT NULL AND body IS NOT NULL"),
+            arguments: [id])
         else { throw StoreError.notFound(kind: "article", id: id) }
         if row["deleted"] as Int64 != 0 { throw StoreError.deleted(kind: "article", id: id) }
         return try Self.article(row, tags: tags(id, db: db))
@@ -115,7 +118,7 @@ extension Store {
 
     func fetchAnnotation(_ id: String, db: Database) throws -> Annotation {
         guard let row = try Row.fetchOne(
-            db, sql: "SELECT * FROM annotation WHERE id = ? AND article_id IS NOT NULL", arguments: [id])
+            db.cachedStatement(sql: "SELECT * FROM annotation WHERE id = ? AND article_id IS NOT NULL"), arguments: [id])
         else { throw StoreError.notFound(kind: "annotation", id: id) }
         if row["deleted"] as Int64 != 0 { throw StoreError.deleted(kind: "annotation", id: id) }
         return Self.annotation(row, tags: try tags(id, db: db))
@@ -246,7 +249,7 @@ extension Store {
     }
 
     func tags(_ id: String, db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT tag FROM tag WHERE entity_id = ? ORDER BY tag", arguments: [id])
+        try String.fetchAll(db.cachedStatement(sql: "SELECT tag FROM tag WHERE entity_id = ? ORDER BY tag"), arguments: [id])
     }
 
     func tagsByEntity(_ db: Database) throws -> [String: [String]] {
