@@ -241,7 +241,7 @@ import Testing
                 let conflict = try Bool.fetchOne(
                     db, sql: "SELECT 1 FROM conflict WHERE entity_id = ? AND field = 'note'", arguments: [id]) ?? false
                 let liveValues = try Set(String.fetchAll(
-                    db, sql: "SELECT value FROM live WHERE entity_id = ? AND field = 'note'", arguments: [id]))
+                    db, sql: "SELECT value FROM change WHERE live = 1 AND entity_id = ? AND field = 'note'", arguments: [id]))
                 let merged = !conflict && liveValues.count > 1
                 if merged { stats.merges += 1 }
                 let kept = value.stringValue == shown || value == .null && shown == nil || conflict || merged

@@ -34,6 +34,57 @@ import Testing
         #expect(actual == expected)
     }
 
+    /// A store made before the engine kept live writes in the change log and its full-text entries
+    /// itself: the migration marks exactly the changes the live table held, drops the table and the
+    /// row triggers, and the full-text index still matches the rows.
+    @Test func upgradeMarksLiveWritesAndKeepsTheFullTextIndex() throws {
+        let queue = try DatabaseQueue()
+        try Migrations.migrator.migrate(queue, upTo: "0003_anchor.sql")
+        try queue.write { db in
+            let changes: [(String, Int, String, String, String, String)] = [
+                ("o1", 1, "a1", "title", #""Old title""#, "[]"),
+                ("o1", 2, "a1", "body", #""Apples and pears.""#, "[]"),
+                ("o1", 3, "n1", "note", #""first note""#, "[]"),
+                ("o2", 1, "n1", "note", #""second note""#, #"[["o1",3]]"#),
+                ("o2", 2, "a1", "title", #""New title""#, #"[["o1",1]]"#),
+            ]
+            for (origin, seq, entity, field, value, supersedes) in changes {
+                let kind = entity.hasPrefix("a") ? "article" : "annotation"
+                try db.execute(
+                    sql: """
+                        INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [origin, seq, seq, kind, entity, field, value, supersedes])
+                if !(origin == "o1" && (seq == 1 || seq == 3)) {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [origin, seq, seq, kind, entity, field, value, supersedes])
+                }
+            }
+            // Rows as the old triggers indexed them: inserted bare, then updated.
+            try db.execute(sql: "INSERT INTO article(id, created_hlc, updated_hlc) VALUES ('a1', 1, 2)")
+            try db.execute(sql: "UPDATE article SET title = 'New title', body = 'Apples and pears.' WHERE id = 'a1'")
+            try db.execute(sql: "INSERT INTO annotation(id, created_hlc, updated_hlc) VALUES ('n1', 3, 1)")
+            try db.execute(sql: "UPDATE annotation SET note = 'second note', article_id = 'a1' WHERE id = 'n1'")
+        }
+        try Migrations.migrator.migrate(queue)
+        try queue.write { db in
+            let flags = try Row.fetchAll(db, sql: "SELECT origin, seq, live FROM change ORDER BY origin, seq")
+                .map { "\($0[0] as String):\($0[1] as Int)=\($0[2] as Int)" }
+            #expect(flags == ["o1:1=0", "o1:2=1", "o1:3=0", "o2:1=1", "o2:2=1"])
+            #expect(try !db.tableExists("live"))
+            #expect(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%insert'").isEmpty)
+            #expect(try TestSupport.fullTextDifferences(db).isEmpty)
+            let hits = try Int.fetchAll(db, sql: "SELECT rowid FROM article_fts WHERE article_fts MATCH 'pears'")
+            #expect(hits == [1])
+            #expect(try Int.fetchAll(db, sql: "SELECT rowid FROM note_fts WHERE note_fts MATCH 'second'") == [1])
+        }
+    }
+
     @Test func storeOnDiskUsesWALAndFullSync() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("margin-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -30,7 +30,10 @@ enum TestSupport {
     /// How the full-text indexes differ from indexes rebuilt from the rows they cover: every
     /// (term, row, column, offset) held by one and not the other, as text. Empty when they agree.
     static func fullTextDifferences(_ store: Store) throws -> [String] {
-        try store.writer.write { db in
+        try store.writer.write { db in try fullTextDifferences(db) }
+    }
+
+    static func fullTextDifferences(_ db: Database) throws -> [String] {
             var out: [String] = []
             for (index, columns, table) in [("article_fts", "title, body", "article"), ("note_fts", "note", "annotation")] {
                 try db.execute(sql: """
@@ -47,7 +50,6 @@ enum TestSupport {
                 try db.execute(sql: "DROP TABLE check_held; DROP TABLE check_rebuilt; DROP TABLE check_fts")
             }
             return out
-        }
     }
 
     static func count(_ store: Store, _ table: String) throws -> Int {

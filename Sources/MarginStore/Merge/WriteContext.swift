@@ -54,7 +54,7 @@ struct WriteContext {
 
     /// The statements the engine runs for every change or entity.
     private enum Query: Int, CaseIterable {
-        case insertChange, insertSuperseded, deleteLive, isSuperseded, supersededRange, insertLive, liveOfEntity,
+        case insertChange, insertSuperseded, unsetLive, isSuperseded, supersededRange, liveOfEntity,
              conflictsOfEntity, liveDots, insertTag, deleteTag, articleText, noteText, insertArticleText,
              deleteArticleText, insertNoteText, deleteNoteText
 
@@ -62,18 +62,13 @@ struct WriteContext {
             switch self {
             case .insertChange:
                 return """
-                    INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes, context)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes, context, live)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             case .insertSuperseded: return "INSERT OR IGNORE INTO superseded(origin, seq) VALUES (?, ?)"
-            case .deleteLive: return "DELETE FROM live WHERE origin = ? AND seq = ?"
+            case .unsetLive: return "UPDATE change SET live = 0 WHERE origin = ? AND seq = ? AND live = 1"
             case .isSuperseded: return "SELECT 1 FROM superseded WHERE origin = ? AND seq = ?"
             case .supersededRange: return "SELECT seq FROM superseded WHERE origin = ? AND seq BETWEEN ? AND ?"
-            case .insertLive:
-                return """
-                    INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """
             case .articleText: return "SELECT num, title, body FROM article WHERE id = ?"
             case .noteText: return "SELECT num, note FROM annotation WHERE id = ?"
             case .insertArticleText: return "INSERT INTO article_fts(rowid, title, body) VALUES (?, ?, ?)"
@@ -81,9 +76,11 @@ struct WriteContext {
                 return "INSERT INTO article_fts(article_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)"
             case .insertNoteText: return "INSERT INTO note_fts(rowid, note) VALUES (?, ?)"
             case .deleteNoteText: return "INSERT INTO note_fts(note_fts, rowid, note) VALUES ('delete', ?, ?)"
-            case .liveOfEntity: return "SELECT field, origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ?"
+            case .liveOfEntity:
+                return "SELECT field, origin, seq, hlc, value, supersedes FROM change WHERE entity_id = ? AND live = 1"
             case .conflictsOfEntity: return "SELECT field, kind FROM conflict WHERE entity_id = ?"
-            case .liveDots: return "SELECT origin, seq FROM live WHERE entity_id = ? AND field = ? ORDER BY origin, seq"
+            case .liveDots:
+                return "SELECT origin, seq FROM change WHERE entity_id = ? AND field = ? AND live = 1 ORDER BY origin, seq"
             case .insertTag: return "INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)"
             case .deleteTag: return "DELETE FROM tag WHERE entity_id = ? AND tag = ?"
             }
@@ -271,16 +268,15 @@ struct WriteContext {
         let origin = change.origin.databaseValue, seq = change.seq.databaseValue, clock = change.hlc.rawValue.databaseValue
         let entity = change.entity.rawValue.databaseValue, entityID = change.entityID.databaseValue
         let field = change.field.databaseValue, valueText = value.databaseValue, supersedesText = supersedes.databaseValue
-        try run(.insertChange, origin, seq, clock, entity, entityID, field, valueText, supersedesText,
-                change.context?.json.canonical.databaseValue ?? .null)
         for dot in change.supersedes {
             try run(.insertSuperseded, dot.origin.databaseValue, dot.seq.databaseValue)
             superseded.insert(dot)
-            try run(.deleteLive, dot.origin.databaseValue, dot.seq.databaseValue)
+            try run(.unsetLive, dot.origin.databaseValue, dot.seq.databaseValue)
         }
-        if try !isSuperseded(change.dot) {
-            try run(.insertLive, origin, seq, clock, entity, entityID, field, valueText, supersedesText)
-        }
+        // Live unless a held write already superseded it (it arrived after its successor).
+        let live: Int64 = try isSuperseded(change.dot) ? 0 : 1
+        try run(.insertChange, origin, seq, clock, entity, entityID, field, valueText, supersedesText,
+                change.context?.json.canonical.databaseValue ?? .null, live.databaseValue)
         // The entity's row (created_hlc, updated_hlc: the clock range of its changes) is written
         // once per transaction, in `finish`.
         let key = EntityKey(entity: change.entity, id: change.entityID)
@@ -498,7 +494,7 @@ struct WriteContext {
     }
 
     func liveWrites(_ id: String, _ field: String) throws -> [LiveWrite] {
-        try rows("SELECT origin, seq, hlc, value, supersedes FROM live WHERE entity_id = ? AND field = ?", [id, field])
+        try rows("SELECT origin, seq, hlc, value, supersedes FROM change WHERE entity_id = ? AND field = ? AND live = 1", [id, field])
             .map { row in
             LiveWrite(
                 dot: Dot(origin: row[0], seq: row[1]), hlc: HLC(rawValue: row[2]), value: try JSONValue.parse(row[3]),

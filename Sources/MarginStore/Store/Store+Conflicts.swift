@@ -68,8 +68,8 @@ extension Store {
             Row.fetchAll(db, sql: "SELECT id, name FROM replica").map { ($0["id"] as String, $0["name"] as String) },
             uniquingKeysWith: { a, _ in a })
         let sql = kind == .value
-            ? "SELECT * FROM live WHERE entity_id = ? AND field = ? ORDER BY hlc, origin, seq"
-            : "SELECT * FROM live WHERE entity_id = ? AND (field = 'deleted' OR ? = ?) ORDER BY hlc, origin, seq"
+            ? "SELECT * FROM change WHERE live = 1 AND entity_id = ? AND field = ? ORDER BY hlc, origin, seq"
+            : "SELECT * FROM change WHERE live = 1 AND entity_id = ? AND (field = 'deleted' OR ? = ?) ORDER BY hlc, origin, seq"
         let arguments: StatementArguments = kind == .value ? [entityID, field] : [entityID, 1, 1]
         let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
         let shownDot: Dot? = rows.last.map { Dot(origin: $0["origin"], seq: $0["seq"]) }
