@@ -194,6 +194,12 @@ extension StringProtocol {
 
     /// The text without leading or trailing whitespace.
     func trimmed() -> String {
-        trimmingCharacters(in: .whitespacesAndNewlines)
+        // Nothing to trim, the usual case: no pass through Foundation.
+        if let first = unicodeScalars.first, let last = unicodeScalars.last,
+           !CharacterSet.whitespacesAndNewlines.contains(first), !CharacterSet.whitespacesAndNewlines.contains(last)
+        {
+            return String(self)
+        }
+        return trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

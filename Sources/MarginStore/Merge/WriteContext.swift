@@ -50,7 +50,17 @@ struct WriteContext {
 
     private final class Prepared {
         var statements: [Statement?] = Array(repeating: nil, count: Query.allCases.count)
+        /// Row upserts by table and set of columns (see `rowColumns`).
+        var upserts: [Int: Statement] = [:]
     }
+
+    /// Every column a field sets in the article and annotation tables, in the order upserts list them.
+    static let rowColumns = [
+        "url", "title", "byline", "source", "published_at", "language", "body", "content_hash", "caption", "article_id",
+        "motivation", "exact", "prefix", "suffix", "start", "end", "revision", "note", "color", "author", "deleted",
+        "anchor_state", "anchor_start", "anchor_end", "anchor_score", "anchor_method",
+    ]
+    static let rowColumnIndex = Dictionary(uniqueKeysWithValues: rowColumns.enumerated().map { ($1, $0) })
 
     /// The statements the engine runs for every change or entity.
     private enum Query: Int, CaseIterable {
@@ -96,7 +106,8 @@ struct WriteContext {
 
     // The engine's statements run on SQLite directly: binding through StatementArguments and
     // reading through Row was most of the engine's cost. Values bind as GRDB binds them (text up
-    // to its first U+0000, which validation refuses in received ids and fields anyway).
+    // to its first U+0000, which validation refuses in received ids and fields anyway), from the
+    // string's own UTF-8 with its length.
 
     private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
@@ -107,7 +118,17 @@ struct WriteContext {
             case .null: sqlite3_bind_null(statement, index)
             case .int64(let int): sqlite3_bind_int64(statement, index, int)
             case .double(let double): sqlite3_bind_double(statement, index, double)
-            case .string(let text): sqlite3_bind_text(statement, index, text, -1, transient)
+            case .string(var text):
+                text.withUTF8 { bytes in
+                    guard let base = bytes.baseAddress else {
+                        sqlite3_bind_text(statement, index, "", 0, transient)
+                        return
+                    }
+                    let length = bytes.firstIndex(of: 0) ?? bytes.count
+                    base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                        _ = sqlite3_bind_text(statement, index, $0, CInt(length), transient)
+                    }
+                }
             case .blob(let data):
                 _ = data.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, CInt($0.count), transient) }
             }
@@ -134,7 +155,10 @@ struct WriteContext {
 
     /// Runs a statement compiled once per connection, with `values` bound.
     private func run(sql: String, _ values: [DatabaseValue]) throws {
-        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        try step(db.cachedStatement(sql: sql).sqliteStatement, sql: sql, values)
+    }
+
+    private func step(_ statement: OpaquePointer, sql: String, _ values: [DatabaseValue]) throws {
         Self.bind(statement, values)
         let code = sqlite3_step(statement)
         defer { sqlite3_reset(statement) }
@@ -419,16 +443,26 @@ struct WriteContext {
                 old = (sqlite3_column_int64(row, 0), (1...textColumns.count).map { Self.value(row, CInt($0)) })
             }
         }
-        let columns = write.assignments.map(\.column)
-        let quoted = columns.map { "\"\($0)\"" }
-        let sql = """
-            INSERT INTO \(entity.rawValue)(id, created_hlc, updated_hlc\(quoted.map { ", " + $0 }.joined()))
-            VALUES (?, ?, ?\(String(repeating: ", ?", count: columns.count)))
-            ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
-                updated_hlc = max(updated_hlc, excluded.updated_hlc)\(quoted.map { ", \($0) = excluded.\($0)" }.joined())
-            """
-        try run(sql: sql, [write.key.id.databaseValue, write.firstHLC.databaseValue, write.lastHLC.databaseValue]
-                + write.assignments.map(\.value))
+        // The columns in `rowColumns` order; the statement for that set is compiled once.
+        let assigned = write.assignments.map { (index: Self.rowColumnIndex[$0.column]!, value: $0.value) }
+            .sorted { $0.index < $1.index }
+        let mask = assigned.reduce(0) { $0 | 1 << $1.index }
+        let cacheKey = mask << 1 | (entity == .article ? 1 : 0)
+        let upsert: Statement
+        if let statement = prepared.upserts[cacheKey] {
+            upsert = statement
+        } else {
+            let quoted = assigned.map { "\"\(Self.rowColumns[$0.index])\"" }
+            upsert = try db.makeStatement(sql: """
+                INSERT INTO \(entity.rawValue)(id, created_hlc, updated_hlc\(quoted.map { ", " + $0 }.joined()))
+                VALUES (?, ?, ?\(String(repeating: ", ?", count: quoted.count)))
+                ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
+                    updated_hlc = max(updated_hlc, excluded.updated_hlc)\(quoted.map { ", \($0) = excluded.\($0)" }.joined())
+                """)
+            prepared.upserts[cacheKey] = upsert
+        }
+        try step(upsert.sqliteStatement, sql: upsert.sql,
+                 [write.key.id.databaseValue, write.firstHLC.databaseValue, write.lastHLC.databaseValue] + assigned.map(\.value))
         let entry: (DatabaseValue?, Int) -> DatabaseValue = { $0 ?? old?.values[$1] ?? .null }
         let values = textColumns.enumerated().map { entry(write.value($1), $0) }
         var changes: [(delete: Bool, num: Int64, values: [DatabaseValue])] = []

@@ -10,17 +10,21 @@ public enum TextAnchor {
     /// The target for the code points `start..<end` of `body`.
     /// - Throws: `StoreError.positionOutOfRange` when the span is empty or outside the body.
     public static func target(in body: String, start: Int, end: Int, revision: String? = nil) throws -> TextTarget {
-        let scalars = Array(body.unicodeScalars)
         if start == end {
             throw StoreError.invalidArgument("positions \(start)..<\(end) are an empty span; give --end greater than --start")
         }
-        guard start >= 0, end > start, end <= scalars.count else {
-            throw StoreError.positionOutOfRange(start: start, end: end, length: scalars.count)
+        // Walks the scalars once, up to the end of the suffix (no copy of the body).
+        let scalars = body.unicodeScalars
+        guard start >= 0, end > start,
+              let from = scalars.index(scalars.startIndex, offsetBy: start, limitedBy: scalars.endIndex),
+              let to = scalars.index(from, offsetBy: end - start, limitedBy: scalars.endIndex)
+        else {
+            throw StoreError.positionOutOfRange(start: start, end: end, length: length(body))
         }
+        let before = scalars.index(from, offsetBy: -min(start, contextLength))
+        let after = scalars.index(to, offsetBy: contextLength, limitedBy: scalars.endIndex) ?? scalars.endIndex
         return TextTarget(
-            exact: string(scalars[start..<end]),
-            prefix: string(scalars[max(0, start - contextLength)..<start]),
-            suffix: string(scalars[end..<min(scalars.count, end + contextLength)]),
+            exact: String(scalars[from..<to]), prefix: String(scalars[before..<from]), suffix: String(scalars[to..<after]),
             start: start, end: end, revision: revision)
     }
 
@@ -79,7 +83,15 @@ public enum TextAnchor {
     }
 
     /// The code-point length of a string.
-    public static func length(_ s: String) -> Int { s.unicodeScalars.count }
+    /// The length of `s` in code points: the bytes of its UTF-8 that start a scalar.
+    public static func length(_ s: String) -> Int {
+        var s = s
+        return s.withUTF8 { bytes in
+            var count = 0
+            for byte in bytes where byte & 0xC0 != 0x80 { count += 1 }
+            return count
+        }
+    }
 }
 
 /// Time-ordered random ids (UUID version 7), lowercase.

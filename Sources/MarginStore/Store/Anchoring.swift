@@ -81,7 +81,7 @@ enum Anchoring {
             return rows.map { ($0.id, nil) }
         }
         let hash: String = current["content_hash"] ?? ArticleIdentity.sha256Hex(body)
-        let length = body.unicodeScalars.count
+        let length = TextAnchor.length(body)
         var result: [AnchorState?] = Array(repeating: nil, count: rows.count)
         var pending: [String?: [Int]] = [:]
         for (i, row) in rows.enumerated() {

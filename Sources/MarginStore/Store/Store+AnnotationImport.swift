@@ -81,7 +81,7 @@ extension Store {
         }
         let article = try fetchArticle(articleID, db: db)
         let body = article.body
-        let length = body.unicodeScalars.count
+        let length = TextAnchor.length(body)
         var start = item.start
         var end = item.end
         if item.positionsInUTF16 {

@@ -41,8 +41,8 @@ extension Store {
     }
 
     private func importArticle(_ article: ImportedArticle, _ context: inout WriteContext) throws -> ImportOutcome {
-        let title = article.title.trimmingCharacters(in: .whitespacesAndNewlines)
-        let body = article.body.trimmingCharacters(in: .whitespacesAndNewlines)
+        let title = article.title.trimmed()
+        let body = article.body.trimmed()
         guard !title.isEmpty else { throw StoreError.invalidArgument("an article has no title; give it one") }
         guard !body.isEmpty else { throw StoreError.invalidArgument("the article \"\(title)\" has no body text") }
         let url = article.url.flatMap(ArticleIdentity.canonicalURL)
@@ -110,7 +110,7 @@ extension Store {
         func validated() throws -> HighlightRequest {
             var request = self
             request.tags = try Store.validatedTags(tags)
-            request.note = note.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+            request.note = note.map { $0.trimmed() }.flatMap { $0.isEmpty ? nil : $0 }
             if let color { try Store.validateColor(color) }
             return request
         }
@@ -263,6 +263,13 @@ extension Store {
     static func validatedTags(_ tags: [String]) throws -> [String] {
         var out: [String] = []
         for raw in tags {
+            // Printable ASCII that needs no trimming is a tag as it stands (and already NFC).
+            if let first = raw.utf8.first, let last = raw.utf8.last, first != UInt8(ascii: "#"), first != 0x20, last != 0x20,
+               raw.utf8.count <= 100, raw.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
+            {
+                if !out.contains(raw) { out.append(raw) }
+                continue
+            }
             var tag = raw.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping
             if tag.hasPrefix("#") { tag.removeFirst() }
             guard !tag.isEmpty, tag.count <= 100, !tag.contains(where: { $0.isNewline }),

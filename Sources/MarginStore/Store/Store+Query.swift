@@ -53,9 +53,11 @@ extension Store {
         -> ResolvedID
     {
         let live = includeDeleted ? "" : " AND deleted = 0"
-        let prefix = ref.lowercased().trimmingCharacters(in: .whitespaces)
+        // Ids are lowercase hex and '-': a ref that is already one needs no normalizing.
+        let isID = !ref.isEmpty && ref.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || $0 == 0x2D }
+        let prefix = isID ? ref : ref.lowercased().trimmingCharacters(in: .whitespaces)
             .replacingOccurrences(of: "urn:uuid:", with: "")
-        guard !prefix.isEmpty, prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+        guard isID || !prefix.isEmpty && prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
             throw StoreError.invalidID(ref)
         }
         var found: [ResolvedID] = []
