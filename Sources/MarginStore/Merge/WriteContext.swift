@@ -23,8 +23,10 @@ struct WriteContext {
     /// Entities this transaction created with a fresh random id: no write of theirs exists
     /// outside this transaction, so a first write of a field supersedes nothing.
     private var fresh: Set<String> = []
-    /// The values written to the fields of `fresh` entities, which are their live writes.
-    private var freshValues: [String: [String: JSONValue]] = [:]
+    /// The changes this transaction logged live, per entity and field: for an entity that had no
+    /// row before it (nothing of it was held), they are all its live writes but those a later one
+    /// here superseded, so its fields resolve without reading them back.
+    private var logged: [EntityKey: [String: [LiveWrite]]] = [:]
     /// Dots known to be superseded: loaded for a range of seqs per origin (`preloadSuperseded`)
     /// and added to as this transaction records more, so integrating asks the database no more.
     private var superseded: Set<Dot> = []
@@ -304,7 +306,10 @@ struct WriteContext {
         // The entity's row (created_hlc, updated_hlc: the clock range of its changes) is written
         // once per transaction, in `finish`.
         let key = EntityKey(entity: change.entity, id: change.entityID)
-        if fresh.contains(change.entityID) { freshValues[change.entityID, default: [:]][change.field] = change.value }
+        if live == 1 {
+            logged[key, default: [:]][change.field, default: []].append(
+                LiveWrite(dot: change.dot, hlc: change.hlc, value: change.value, supersedes: change.supersedes))
+        }
         let hlc = change.hlc.rawValue
         if var touched = dirty[key] {
             touched.fields.insert(change.field)
@@ -323,9 +328,19 @@ struct WriteContext {
         var writes: [RowWrite] = []
         for key in touchedOrder {
             let touched = dirty[key]!
-            let assignments = try materialize(key, fields: touched.fields)
+            // The row before this transaction: none for an id made up here.
+            var old: OldRow?
+            if key.entity != .replica, !fresh.contains(key.id) {
+                let columns = Self.fullTextColumns(key.entity).count
+                try each(key.entity == .article ? .articleText : .noteText, key.id.databaseValue) { row in
+                    old = OldRow(num: sqlite3_column_int64(row, 0), text: (1...columns).map { Self.value(row, CInt($0)) })
+                }
+            }
+            let isNew = key.entity != .replica && old == nil
+            let assignments = try materialize(key, fields: touched.fields, isNew: isNew)
             if key.entity != .replica {
-                writes.append(RowWrite(key: key, firstHLC: touched.firstHLC, lastHLC: touched.lastHLC, assignments: assignments))
+                writes.append(RowWrite(
+                    key: key, firstHLC: touched.firstHLC, lastHLC: touched.lastHLC, assignments: assignments, old: old))
             }
         }
         // Placements follow the bodies and targets just written (derived state, see Anchoring).
@@ -342,7 +357,7 @@ struct WriteContext {
         try Anchoring.refresh(db, articles: bodies, annotations: targets)
         dirty = [:]
         touchedOrder = []
-        freshValues = [:]
+        logged = [:]
         for (origin, seq) in versions {
             try exec(
                 "INSERT INTO version(origin, seq) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq",
@@ -359,10 +374,18 @@ struct WriteContext {
         var firstHLC: Int64
         var lastHLC: Int64
         var assignments: [(column: String, value: DatabaseValue)]
+        /// The row before this transaction, if it had one.
+        var old: OldRow?
 
         func value(_ column: String) -> DatabaseValue? {
             assignments.first(where: { $0.column == column })?.value
         }
+    }
+
+    /// A row's number and full-text columns before this transaction.
+    struct OldRow {
+        var num: Int64
+        var text: [DatabaseValue]
     }
 
     /// Computes the placement of every annotation whose target and article this transaction wrote
@@ -436,13 +459,7 @@ struct WriteContext {
     private func save(_ write: RowWrite, _ fullText: inout FullTextWrites) throws {
         let entity = write.key.entity
         let textColumns = Self.fullTextColumns(entity)
-        // The row before this transaction: none for an id made up here.
-        var old: (num: Int64, values: [DatabaseValue])?
-        if !fresh.contains(write.key.id) {
-            try each(entity == .article ? .articleText : .noteText, write.key.id.databaseValue) { row in
-                old = (sqlite3_column_int64(row, 0), (1...textColumns.count).map { Self.value(row, CInt($0)) })
-            }
-        }
+        let old = write.old
         // The columns in `rowColumns` order; the statement for that set is compiled once.
         let assigned = write.assignments.map { (index: Self.rowColumnIndex[$0.column]!, value: $0.value) }
             .sorted { $0.index < $1.index }
@@ -463,12 +480,12 @@ struct WriteContext {
         }
         try step(upsert.sqliteStatement, sql: upsert.sql,
                  [write.key.id.databaseValue, write.firstHLC.databaseValue, write.lastHLC.databaseValue] + assigned.map(\.value))
-        let entry: (DatabaseValue?, Int) -> DatabaseValue = { $0 ?? old?.values[$1] ?? .null }
+        let entry: (DatabaseValue?, Int) -> DatabaseValue = { $0 ?? old?.text[$1] ?? .null }
         let values = textColumns.enumerated().map { entry(write.value($1), $0) }
         var changes: [(delete: Bool, num: Int64, values: [DatabaseValue])] = []
         if let old {
-            guard values != old.values else { return }
-            changes = [(true, old.num, old.values), (false, old.num, values)]
+            guard values != old.text else { return }
+            changes = [(true, old.num, old.text), (false, old.num, values)]
         } else {
             changes = [(false, sqlite3_last_insert_rowid(db.sqliteConnection!), values)]
         }
@@ -500,20 +517,26 @@ struct WriteContext {
     /// The live writes of one entity, every field, read in one query; values are parsed when a
     /// field is asked for.
     struct LiveFields {
+        /// As read from the change log.
         var rows: [String: [(dot: Dot, hlc: Int64, value: String, supersedes: String)]] = [:]
+        /// As logged in this transaction (an entity new in it).
+        var written: [String: [LiveWrite]] = [:]
 
         /// The live writes of `field`, ordered by (hlc, origin): the last one wins.
         func writes(_ field: String) throws -> [LiveWrite] {
-            try (rows[field] ?? []).map { row in
+            let read = try (rows[field] ?? []).map { row in
                 LiveWrite(
                     dot: row.dot, hlc: HLC(rawValue: row.hlc), value: try JSONValue.parse(row.value),
                     supersedes: try WriteContext.decodeDots(row.supersedes))
-            }.sorted(by: LiveWrite.precedes)
+            }
+            let all = read + (written[field] ?? [])
+            return all.count < 2 ? all : all.sorted(by: LiveWrite.precedes)
         }
 
         /// The dots of the live writes of every field but `field`.
         func dots(except field: String) -> [Dot] {
             rows.filter { $0.key != field }.flatMap { $0.value.map(\.dot) }
+                + written.filter { $0.key != field }.flatMap { $0.value.map(\.dot) }
         }
     }
 
@@ -580,30 +603,24 @@ struct WriteContext {
     }
 
     /// Resolves the touched fields of one entity: writes its tags, records or clears its
-    /// conflicts, saves a replica's name, and returns the columns its row gets.
-    private mutating func materialize(_ key: EntityKey, fields: Set<String>) throws
+    /// conflicts, saves a replica's name, and returns the columns its row gets. `isNew`: the entity
+    /// had no row before this transaction, so its live writes are the ones logged here and it
+    /// holds no conflict yet.
+    private mutating func materialize(_ key: EntityKey, fields: Set<String>, isNew: Bool) throws
         -> [(column: String, value: DatabaseValue)]
     {
-        // An id made up in this transaction: its only writes are the ones made here, one live
-        // write per field, so nothing needs reading back and no conflict can exist.
-        if let values = freshValues[key.id], !fields.contains("deleted") {
-            var assignments: [(column: String, value: DatabaseValue)] = []
-            for field in fields.sorted() {
-                let value = values[field] ?? .null
-                if field.hasPrefix("tag/") {
-                    try run(value == .bool(true) ? .insertTag : .deleteTag, key.id.databaseValue,
-                            String(field.dropFirst(4)).databaseValue)
-                } else {
-                    assignments += try Self.columns(for: key.entity, field: field, value: value)
-                }
-            }
-            return assignments
-        }
-        // One read of the entity's live writes and conflicts serves every field below.
-        let live = try liveFields(key.id)
+        var live = LiveFields()
         var conflicts = Set<ConflictKey>()
-        try each(.conflictsOfEntity, key.id.databaseValue) { row in
-            conflicts.insert(ConflictKey(field: Self.text(row, 0), kind: Self.text(row, 1)))
+        if isNew {
+            for (field, writes) in logged[key] ?? [:] {
+                live.written[field] = writes.filter { !superseded.contains($0.dot) }
+            }
+        } else {
+            // One read of the entity's live writes and conflicts serves every field below.
+            live = try liveFields(key.id)
+            try each(.conflictsOfEntity, key.id.databaseValue) { row in
+                conflicts.insert(ConflictKey(field: Self.text(row, 0), kind: Self.text(row, 1)))
+            }
         }
         var assignments: [(column: String, value: DatabaseValue)] = []
         for field in fields.sorted() {
