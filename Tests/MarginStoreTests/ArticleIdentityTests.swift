@@ -253,3 +253,21 @@ struct ArticleIdentityTests {
         )
     }
 }
+
+@Suite struct UUIDv7Tests {
+    @Test func idsAreVersion7TimeOrderedAndDistinct() throws {
+        let pattern = #"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"#
+        let early = Date(timeIntervalSince1970: 1_700_000_000)
+        let ids = (0..<2_000).map { UUIDv7.make(now: early.addingTimeInterval(Double($0 / 100))) }
+        for id in ids { #expect(id.range(of: pattern, options: .regularExpression) != nil, "\(id) is not a UUIDv7") }
+        #expect(Set(ids).count == ids.count)
+        // The first 48 bits are the milliseconds: later ids sort after earlier ones.
+        #expect(ids[0].prefix(13) == "018bcfe5-6800")
+        #expect(ids[1_999].prefix(8) > ids[0].prefix(8) || ids[1_999].prefix(13) > ids[0].prefix(13))
+        // The random bits vary in every position they cover.
+        for position in [15, 16, 17, 20, 21, 22, 24, 30, 35] {
+            let characters = Set(ids.map { Array($0)[position] })
+            #expect(characters.count > 4, "position \(position) hardly varies: \(characters)")
+        }
+    }
+}

@@ -160,13 +160,14 @@ struct WriteContext {
         try step(db.cachedStatement(sql: sql).sqliteStatement, sql: sql, values)
     }
 
-    private func step(_ statement: OpaquePointer, sql: String, _ values: [DatabaseValue]) throws {
+    /// `sql` names the statement in an error only (GRDB's `Statement.sql` trims a copy each time).
+    private func step(_ statement: OpaquePointer, sql: @autoclosure () -> String, _ values: [DatabaseValue]) throws {
         Self.bind(statement, values)
         let code = sqlite3_step(statement)
         defer { sqlite3_reset(statement) }
         guard code == SQLITE_DONE || code == SQLITE_ROW else {
             let message = db.sqliteConnection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql())
         }
     }
 

@@ -141,14 +141,19 @@ extension Store {
         if let known = articles[request.articleRef] {
             article = known
         } else {
-            let id = try resolveID(request.articleRef, kinds: [.article], db: context.db).id
-            guard let row = try Row.fetchOne(
-                context.db.cachedStatement(sql: """
-                    SELECT body, content_hash FROM article
-                    WHERE id = ? AND title IS NOT NULL AND body IS NOT NULL AND deleted = 0
-                    """),
-                arguments: [id])
-            else { throw StoreError.notFound(kind: "article", id: id) }
+            let statement = try context.db.cachedStatement(sql: """
+                SELECT body, content_hash FROM article
+                WHERE id = ? AND title IS NOT NULL AND body IS NOT NULL AND deleted = 0
+                """)
+            // A whole id (what a bulk import names) is looked up as it is; a prefix, or an id
+            // not found, goes through resolveID, which says what is wrong with it.
+            var id = request.articleRef
+            var row = try Row.fetchOne(statement, arguments: [id])
+            if row == nil {
+                id = try resolveID(request.articleRef, kinds: [.article], db: context.db).id
+                row = try Row.fetchOne(statement, arguments: [id])
+            }
+            guard let row else { throw StoreError.notFound(kind: "article", id: id) }
             article = HighlightedArticle(id: id, body: row[0], contentHash: row[1] ?? "")
             articles[request.articleRef] = article
         }
