@@ -282,7 +282,10 @@ func marginWrites(_ store: Store, _ workload: Workload) throws -> (WriteTimes, [
 }
 
 /// The same rows in plain SQLite: Margin's article, annotation and tag tables with their indexes
-/// and full-text triggers (copied from Schema/0001_init.sql), no change log, no merge state.
+/// and full-text indexes (copied from Schema/), no change log, no merge state. The full-text
+/// entries are written as Margin writes them: after the rows, in the same transaction (one
+/// statement per transaction here), not by a trigger per row (FTS5 flushes its pending terms at
+/// every statement savepoint, and a trigger makes every row's statement one).
 let plainSchema = """
     CREATE TABLE article (
         num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, url TEXT, title TEXT, byline TEXT, source TEXT,
@@ -299,22 +302,8 @@ let plainSchema = """
     CREATE INDEX tag_by_name ON tag(tag);
     CREATE VIRTUAL TABLE article_fts USING fts5(
         title, body, content='article', content_rowid='num', tokenize='unicode61 remove_diacritics 2');
-    CREATE TRIGGER article_fts_insert AFTER INSERT ON article BEGIN
-        INSERT INTO article_fts(rowid, title, body) VALUES (new.num, new.title, new.body);
-    END;
-    CREATE TRIGGER article_fts_update AFTER UPDATE OF title, body ON article BEGIN
-        INSERT INTO article_fts(article_fts, rowid, title, body) VALUES ('delete', old.num, old.title, old.body);
-        INSERT INTO article_fts(rowid, title, body) VALUES (new.num, new.title, new.body);
-    END;
     CREATE VIRTUAL TABLE note_fts USING fts5(
         note, content='annotation', content_rowid='num', tokenize='unicode61 remove_diacritics 2');
-    CREATE TRIGGER note_fts_insert AFTER INSERT ON annotation BEGIN
-        INSERT INTO note_fts(rowid, note) VALUES (new.num, new.note);
-    END;
-    CREATE TRIGGER note_fts_update AFTER UPDATE OF note ON annotation BEGIN
-        INSERT INTO note_fts(note_fts, rowid, note) VALUES ('delete', old.num, old.note);
-        INSERT INTO note_fts(rowid, note) VALUES (new.num, new.note);
-    END;
     """
 
 /// Plain SQLite with Margin's durability: WAL (a DatabasePool), synchronous FULL, the same
@@ -338,12 +327,16 @@ func plainWrites(path: String, _ workload: Workload) throws -> WriteTimes {
                 INSERT INTO article(id, url, title, source, published_at, language, body, content_hash, created_hlc, updated_hlc)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            let before = try Int64.fetchOne(db, sql: "SELECT ifnull(max(num), 0) FROM article") ?? 0
             for a in workload.articles[first..<min(workload.articles.count, first + articleBatch)] {
                 clock += 1
                 try insert.execute(arguments: [
                     a.id, a.url, a.title, a.source, a.publishedAt, "en", a.body, ArticleIdentity.sha256Hex(a.body), clock, clock,
                 ])
             }
+            try db.execute(
+                sql: "INSERT INTO article_fts(rowid, title, body) SELECT num, title, body FROM article WHERE num > ?",
+                arguments: [before])
         }
     }
     times.importSeconds = seconds(start)
@@ -357,6 +350,7 @@ func plainWrites(path: String, _ workload: Workload) throws -> WriteTimes {
                 VALUES (?, ?, 'commenting', ?, ?, ?, ?, ?, ?, ?, 'bench', ?, ?)
                 """)
             let tag = try db.cachedStatement(sql: "INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)")
+            let before = try Int64.fetchOne(db, sql: "SELECT ifnull(max(num), 0) FROM annotation") ?? 0
             for n in first..<min(workload.annotations.count, first + annotationBatch) {
                 let a = workload.annotations[n]
                 let target = targets[n]
@@ -369,6 +363,8 @@ func plainWrites(path: String, _ workload: Workload) throws -> WriteTimes {
                 ])
                 for t in a.tags { try tag.execute(arguments: [id, t]) }
             }
+            try db.execute(
+                sql: "INSERT INTO note_fts(rowid, note) SELECT num, note FROM annotation WHERE num > ?", arguments: [before])
         }
     }
     times.annotateSeconds = seconds(start)
@@ -377,9 +373,13 @@ func plainWrites(path: String, _ workload: Workload) throws -> WriteTimes {
         clock += 1
         try pool.write { db in
             if let text = edit.note {
+                let old = try Row.fetchOne(db, sql: "SELECT num, note FROM annotation WHERE id = ?", arguments: [ids[edit.annotation]])!
                 try db.execute(
                     sql: "UPDATE annotation SET note = ?, updated_hlc = ? WHERE id = ?",
                     arguments: [text, clock, ids[edit.annotation]])
+                try db.execute(
+                    sql: "INSERT INTO note_fts(note_fts, rowid, note) VALUES ('delete', ?, ?)", arguments: [old[0], old[1]])
+                try db.execute(sql: "INSERT INTO note_fts(rowid, note) VALUES (?, ?)", arguments: [old[0], text])
             } else {
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO tag(entity_id, tag) VALUES (?, ?)", arguments: [ids[edit.annotation], edit.tag])

@@ -31,8 +31,9 @@ struct WriteContext {
     /// and added to as this transaction records more, so integrating asks the database no more.
     private var superseded: Set<Dot> = []
     private var supersededLoaded: [String: ClosedRange<Int64>] = [:]
-    /// The engine's statements, compiled once per transaction and kept by index (looking them up
-    /// by SQL text hashed the text on every change).
+    /// The engine's statements, compiled once per connection (GRDB's statement cache) and kept
+    /// here by index for the transaction (looking them up by SQL text hashed the text on every
+    /// change).
     private let prepared = Prepared()
     /// Origins whose version moved in this transaction, with their new seq.
     private var versions: [String: Int64] = [:]
@@ -101,7 +102,7 @@ struct WriteContext {
 
     private func statement(_ query: Query) throws -> Statement {
         if let statement = prepared.statements[query.rawValue] { return statement }
-        let statement = try db.makeStatement(sql: query.sql)
+        let statement = try db.cachedStatement(sql: query.sql)
         prepared.statements[query.rawValue] = statement
         return statement
     }
@@ -471,7 +472,7 @@ struct WriteContext {
             upsert = statement
         } else {
             let quoted = assigned.map { "\"\(Self.rowColumns[$0.index])\"" }
-            upsert = try db.makeStatement(sql: """
+            upsert = try db.cachedStatement(sql: """
                 INSERT INTO \(entity.rawValue)(id, created_hlc, updated_hlc\(quoted.map { ", " + $0 }.joined()))
                 VALUES (?, ?, ?\(String(repeating: ", ?", count: quoted.count)))
                 ON CONFLICT(id) DO UPDATE SET created_hlc = min(created_hlc, excluded.created_hlc),
