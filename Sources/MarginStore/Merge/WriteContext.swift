@@ -15,18 +15,15 @@ struct WriteContext {
     let clock: () -> Date
     private(set) var hlc: HLC
     private(set) var localSeq: Int64
-    /// Fields touched in this transaction, per entity, with the clock range of its changes.
-    private var dirty: [EntityKey: Touched] = [:]
-    /// Touched entities in the order the transaction first touched them: their rows are created
-    /// in that order (so row numbers follow arrival, as when each change upserted its row).
-    private var touchedOrder: [EntityKey] = []
+    /// Where each entity touched in this transaction is in `touchedOrder`.
+    private var dirty: [EntityKey: Int] = [:]
+    /// Touched entities (their fields, the clock range of their changes, what they logged) in the
+    /// order the transaction first touched them: their rows are created in that order (so row
+    /// numbers follow arrival, as when each change upserted its row).
+    private var touchedOrder: [Touched] = []
     /// Entities this transaction created with a fresh random id: no write of theirs exists
     /// outside this transaction, so a first write of a field supersedes nothing.
     private var fresh: Set<String> = []
-    /// The changes this transaction logged live, per entity and field: for an entity that had no
-    /// row before it (nothing of it was held), they are all its live writes but those a later one
-    /// here superseded, so its fields resolve without reading them back.
-    private var logged: [EntityKey: [String: [LiveWrite]]] = [:]
     /// Dots known to be superseded: loaded for a range of seqs per origin (`preloadSuperseded`)
     /// and added to as this transaction records more, so integrating asks the database no more.
     private var superseded: Set<Dot> = []
@@ -46,9 +43,14 @@ struct WriteContext {
     }
 
     struct Touched {
+        var key: EntityKey
         var fields: Set<String>
         var firstHLC: Int64
         var lastHLC: Int64
+        /// The changes this transaction logged live, per field: for an entity that had no row
+        /// before it (nothing of it was held), they are all its live writes but those a later one
+        /// here superseded, so its fields resolve without reading them back.
+        var logged: [String: [LiveWrite]] = [:]
     }
 
     private final class Prepared {
@@ -211,7 +213,8 @@ struct WriteContext {
     mutating func write(
         _ entity: EntityKind, _ id: String, _ field: String, _ value: JSONValue, context: VersionVector? = nil
     ) throws -> Change {
-        let firstWriteOfFresh = fresh.contains(id) && dirty[EntityKey(entity: entity, id: id)]?.fields.contains(field) != true
+        let firstWriteOfFresh = fresh.contains(id)
+            && dirty[EntityKey(entity: entity, id: id)].map { touchedOrder[$0].fields.contains(field) } != true
         let supersedes = firstWriteOfFresh ? [] : try liveDots(id, field)
         localSeq += 1
         let change = Change(
@@ -308,19 +311,21 @@ struct WriteContext {
         // The entity's row (created_hlc, updated_hlc: the clock range of its changes) is written
         // once per transaction, in `finish`.
         let key = EntityKey(entity: change.entity, id: change.entityID)
-        if live == 1 {
-            logged[key, default: [:]][change.field, default: []].append(
-                LiveWrite(dot: change.dot, hlc: change.hlc, value: change.value, supersedes: change.supersedes))
-        }
         let hlc = change.hlc.rawValue
-        if var touched = dirty[key] {
-            touched.fields.insert(change.field)
-            touched.firstHLC = min(touched.firstHLC, hlc)
-            touched.lastHLC = max(touched.lastHLC, hlc)
-            dirty[key] = touched
+        let index: Int
+        if let known = dirty[key] {
+            index = known
+            touchedOrder[index].fields.insert(change.field)
+            touchedOrder[index].firstHLC = min(touchedOrder[index].firstHLC, hlc)
+            touchedOrder[index].lastHLC = max(touchedOrder[index].lastHLC, hlc)
         } else {
-            dirty[key] = Touched(fields: [change.field], firstHLC: hlc, lastHLC: hlc)
-            touchedOrder.append(key)
+            index = touchedOrder.count
+            dirty[key] = index
+            touchedOrder.append(Touched(key: key, fields: [change.field], firstHLC: hlc, lastHLC: hlc))
+        }
+        if live == 1 {
+            touchedOrder[index].logged[change.field, default: []].append(
+                LiveWrite(dot: change.dot, hlc: change.hlc, value: change.value, supersedes: change.supersedes))
         }
     }
 
@@ -328,8 +333,8 @@ struct WriteContext {
     /// full-text entry), and saves the clock and the version vector.
     mutating func finish() throws {
         var writes: [RowWrite] = []
-        for key in touchedOrder {
-            let touched = dirty[key]!
+        for touched in touchedOrder {
+            let key = touched.key
             // The row before this transaction: none for an id made up here.
             var old: OldRow?
             if key.entity != .replica, !fresh.contains(key.id) {
@@ -339,7 +344,7 @@ struct WriteContext {
                 }
             }
             let isNew = key.entity != .replica && old == nil
-            let assignments = try materialize(key, fields: touched.fields, isNew: isNew)
+            let assignments = try materialize(touched, isNew: isNew)
             if key.entity != .replica {
                 writes.append(RowWrite(
                     key: key, firstHLC: touched.firstHLC, lastHLC: touched.lastHLC, assignments: assignments, old: old))
@@ -347,8 +352,8 @@ struct WriteContext {
         }
         // Placements follow the bodies and targets just written (derived state, see Anchoring).
         var bodies = Set<String>()
-        for (key, touched) in dirty where key.entity == .article && touched.fields.contains("body") {
-            bodies.insert(key.id)
+        for touched in touchedOrder where touched.key.entity == .article && touched.fields.contains("body") {
+            bodies.insert(touched.key.id)
         }
         let targets = try placeInRows(&writes, bodies: bodies)
         var fullText = FullTextWrites()
@@ -359,7 +364,6 @@ struct WriteContext {
         try Anchoring.refresh(db, articles: bodies, annotations: targets)
         dirty = [:]
         touchedOrder = []
-        logged = [:]
         for (origin, seq) in versions {
             try exec(
                 "INSERT INTO version(origin, seq) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq",
@@ -399,7 +403,7 @@ struct WriteContext {
         var later = Set<String>()
         var byArticle: [String: [(index: Int, row: Anchoring.Row)]] = [:]
         for (index, write) in writes.enumerated() where write.key.entity == .annotation {
-            let fields = dirty[write.key]!.fields
+            let fields = touchedOrder[dirty[write.key]!].fields
             guard fields.contains("target") || fields.contains("article") else { continue }
             guard fields.contains("target"), fields.contains("article"),
                   case .string(let article)? = write.value("article_id")?.storage, !bodies.contains(article),
@@ -608,13 +612,14 @@ struct WriteContext {
     /// conflicts, saves a replica's name, and returns the columns its row gets. `isNew`: the entity
     /// had no row before this transaction, so its live writes are the ones logged here and it
     /// holds no conflict yet.
-    private mutating func materialize(_ key: EntityKey, fields: Set<String>, isNew: Bool) throws
+    private mutating func materialize(_ touched: Touched, isNew: Bool) throws
         -> [(column: String, value: DatabaseValue)]
     {
+        let key = touched.key, fields = touched.fields
         var live = LiveFields()
         var conflicts = Set<ConflictKey>()
         if isNew {
-            for (field, writes) in logged[key] ?? [:] {
+            for (field, writes) in touched.logged {
                 live.written[field] = writes.filter { !superseded.contains($0.dot) }
             }
         } else {

@@ -74,14 +74,24 @@ enum Anchoring {
     /// `rows`; nil for each when the body is not known yet.
     static func compute(_ db: Database, article: String, rows: [Row], minScore: Double) throws -> [(id: String, anchor: AnchorState?)] {
         guard !rows.isEmpty else { return [] }
+        // The hash and length (SQLite counts code points) decide the usual case without reading
+        // the body into memory.
         guard let current = try GRDB.Row.fetchOne(
-            db.cachedStatement(sql: "SELECT body, content_hash FROM article WHERE id = ?"), arguments: [article]),
-            let body: String = current["body"]
+            db.cachedStatement(sql: "SELECT content_hash, length(body) FROM article WHERE id = ? AND body IS NOT NULL"),
+            arguments: [article])
         else {
             return rows.map { ($0.id, nil) }
         }
-        let hash: String = current["content_hash"] ?? ArticleIdentity.sha256Hex(body)
-        let length = TextAnchor.length(body)
+        var text: String?
+        func body() throws -> String {
+            if let text { return text }
+            let read = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT body FROM article WHERE id = ?"), arguments: [article]) ?? ""
+            text = read
+            return read
+        }
+        let hash: String = try current[0] ?? ArticleIdentity.sha256Hex(body())
+        let length: Int = current[1]
         var result: [AnchorState?] = Array(repeating: nil, count: rows.count)
         var pending: [String?: [Int]] = [:]
         for (i, row) in rows.enumerated() {
@@ -97,7 +107,7 @@ enum Anchoring {
             let revisions = try revisionTexts(db, article: article)
             for (revision, group) in pending {
                 let old = revision.flatMap { revisions[$0] }
-                let outcomes = Reanchor.locate(group.map { rows[$0].target }, oldBody: old, newBody: body, minScore: minScore)
+                let outcomes = Reanchor.locate(group.map { rows[$0].target }, oldBody: old, newBody: try body(), minScore: minScore)
                 for (i, outcome) in zip(group, outcomes) { result[i] = AnchorState(outcome) }
             }
         }
