@@ -123,21 +123,37 @@ struct WriteContext {
             case .null: sqlite3_bind_null(statement, index)
             case .int64(let int): sqlite3_bind_int64(statement, index, int)
             case .double(let double): sqlite3_bind_double(statement, index, double)
-            case .string(var text):
-                text.withUTF8 { bytes in
-                    guard let base = bytes.baseAddress else {
-                        sqlite3_bind_text(statement, index, "", 0, transient)
-                        return
-                    }
-                    let length = bytes.firstIndex(of: 0) ?? bytes.count
-                    base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                        _ = sqlite3_bind_text(statement, index, $0, CInt(length), transient)
-                    }
-                }
+            case .string(let text): bind(statement, index, text)
             case .blob(let data):
                 _ = data.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, CInt($0.count), transient) }
             }
         }
+    }
+
+    private static func bind(_ statement: OpaquePointer, _ index: CInt, _ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else {
+                sqlite3_bind_text(statement, index, "", 0, transient)
+                return
+            }
+            let length = bytes.firstIndex(of: 0) ?? bytes.count
+            base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                _ = sqlite3_bind_text(statement, index, $0, CInt(length), transient)
+            }
+        }
+    }
+
+    /// Runs a statement that takes one dot (origin, seq); true when it returned a row.
+    @discardableResult
+    private func run(_ query: Query, dot: Dot) throws -> Bool {
+        let statement = try statement(query).sqliteStatement
+        Self.bind(statement, 1, dot.origin)
+        sqlite3_bind_int64(statement, 2, dot.seq)
+        let code = sqlite3_step(statement)
+        defer { sqlite3_reset(statement) }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else { throw error(code, query) }
+        return code == SQLITE_ROW
     }
 
     private func error(_ code: CInt, _ query: Query) -> DatabaseError {
@@ -285,29 +301,35 @@ struct WriteContext {
     private func isSuperseded(_ dot: Dot) throws -> Bool {
         if superseded.contains(dot) { return true }
         if let loaded = supersededLoaded[dot.origin], loaded.contains(dot.seq) { return false }
-        var found = false
-        try each(.isSuperseded, dot.origin.databaseValue, dot.seq.databaseValue) { _ in found = true }
-        return found
+        return try run(.isSuperseded, dot: dot)
     }
 
     /// Logs a change and updates the live writes of its field. The caller has checked that the
     /// change is new and in sequence. `value` is the change's value as canonical JSON, when the
     /// caller has it already.
     mutating func integrate(_ change: Change, value canonicalValue: String? = nil) throws {
-        let supersedes = Self.encodeDots(change.supersedes)
-        let value = canonicalValue ?? change.value.canonical
-        let origin = change.origin.databaseValue, seq = change.seq.databaseValue, clock = change.hlc.rawValue.databaseValue
-        let entity = change.entity.rawValue.databaseValue, entityID = change.entityID.databaseValue
-        let field = change.field.databaseValue, valueText = value.databaseValue, supersedesText = supersedes.databaseValue
         for dot in change.supersedes {
-            try run(.insertSuperseded, dot.origin.databaseValue, dot.seq.databaseValue)
+            try run(.insertSuperseded, dot: dot)
             superseded.insert(dot)
-            try run(.unsetLive, dot.origin.databaseValue, dot.seq.databaseValue)
+            try run(.unsetLive, dot: dot)
         }
         // Live unless a held write already superseded it (it arrived after its successor).
         let live: Int64 = try isSuperseded(change.dot) ? 0 : 1
-        try run(.insertChange, origin, seq, clock, entity, entityID, field, valueText, supersedesText,
-                change.context?.json.canonical.databaseValue ?? .null, live.databaseValue)
+        // Bound one by one: this runs for every change.
+        let statement = try statement(.insertChange).sqliteStatement
+        Self.bind(statement, 1, change.origin)
+        sqlite3_bind_int64(statement, 2, change.seq)
+        sqlite3_bind_int64(statement, 3, change.hlc.rawValue)
+        Self.bind(statement, 4, change.entity.rawValue)
+        Self.bind(statement, 5, change.entityID)
+        Self.bind(statement, 6, change.field)
+        Self.bind(statement, 7, canonicalValue ?? change.value.canonical)
+        Self.bind(statement, 8, change.supersedes.isEmpty ? "[]" : Self.encodeDots(change.supersedes))
+        if let context = change.context { Self.bind(statement, 9, context.json.canonical) } else { sqlite3_bind_null(statement, 9) }
+        sqlite3_bind_int64(statement, 10, live)
+        let code = sqlite3_step(statement)
+        defer { sqlite3_reset(statement) }
+        guard code == SQLITE_DONE else { throw error(code, .insertChange) }
         // The entity's row (created_hlc, updated_hlc: the clock range of its changes) is written
         // once per transaction, in `finish`.
         let key = EntityKey(entity: change.entity, id: change.entityID)
