@@ -67,13 +67,13 @@ public enum ArticleIdentity {
     ///   - body: The plain-text body.
     /// - Returns: The id, the same on every replica for the same article.
     public static func id(url: String?, title: String, body: String) -> String {
-        let key: String
-        if let url, let canonical = canonicalURL(url) {
-            key = "url\n" + canonical
-        } else {
-            key = "text\n" + normalizedText(title) + "\n" + normalizedText(body)
-        }
-        return String(sha256Hex(key).prefix(32))
+        if let url, let canonical = canonicalURL(url) { return id(canonicalURL: canonical) }
+        return String(sha256Hex("text\n" + normalizedText(title) + "\n" + normalizedText(body)).prefix(32))
+    }
+
+    /// The id of the article at a URL already in canonical form (`canonicalURL`).
+    static func id(canonicalURL: String) -> String {
+        String(sha256Hex("url\n" + canonicalURL).prefix(32))
     }
 
     /// Text in a form that ignores typographic noise: NFC, lowercased, typographic quotes and

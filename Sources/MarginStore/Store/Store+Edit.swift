@@ -46,7 +46,7 @@ extension Store {
         guard !title.isEmpty else { throw StoreError.invalidArgument("an article has no title; give it one") }
         guard !body.isEmpty else { throw StoreError.invalidArgument("the article \"\(title)\" has no body text") }
         let url = article.url.flatMap(ArticleIdentity.canonicalURL)
-        let id = ArticleIdentity.id(url: url, title: title, body: body)
+        let id = url.map(ArticleIdentity.id(canonicalURL:)) ?? ArticleIdentity.id(url: nil, title: title, body: body)
         let row = try Row.fetchOne(context.db.cachedStatement(sql: "SELECT * FROM article WHERE id = ?"), arguments: [id])
         let exists = row?["title"] as String? != nil
         let wasDeleted = (row?["deleted"] as Int64? ?? 0) != 0
