@@ -100,6 +100,21 @@ struct WireCodecTests {
             parsed.changes))
     }
 
+    @Test("a hand-written body is read as Foundation reads it", arguments: OddPush.all)
+    func oddBodyIsReadAsFoundationReadsIt(_ odd: OddPush) throws {
+        let body = Array(odd.body.utf8)
+        let fast = body.withUnsafeBytes { WireDecoder.push($0) }
+        #expect((fast != nil) == odd.fast, "\(odd.what): the fast path \(fast == nil ? "declined" : "took it")")
+        let foundation = Result { try JSONDecoder().decode(PushRequest.self, from: Data(body)) }
+        let ours = Result { try body.withUnsafeBytes { try WireJSON.decodePush($0) } }
+        switch (ours, foundation) {
+        case (.success(let a), .success(let b)):
+            #expect(try Exactly.same(a.changes, b.changes) && a.protocol == b.protocol, "\(odd.what)")
+        case (.failure(let a), .failure(let b)): #expect(Self.message(a) == Self.message(b), "\(odd.what)")
+        default: Issue.record("\(odd.what): one decoder refused what the other took")
+        }
+    }
+
     // MARK: Bad bodies
 
     @Test func aMangledBodyIsReadAsFoundationReadsIt() throws {
@@ -209,6 +224,55 @@ struct BadPush: Sendable, CustomTestStringConvertible {
                 code: "protocol_mismatch",
                 message: "this server speaks Margin protocol 1 (change schema 1) but the push says 2 (1); "
                     + "upgrade the older side"),
+    ]
+}
+
+/// A push body written by hand, and whether the fast path takes it (else JSONDecoder reads it).
+struct OddPush: Sendable, CustomTestStringConvertible {
+    var what: String
+    var body: String
+    var fast: Bool
+
+    var testDescription: String { what }
+
+    static func change(_ members: String) -> String {
+        #"{"changes":[{"origin":"a","seq":1,"hlc":1,"entity":"article","entity_id":"x","field":"f","supersedes":[],"#
+            + members + #"}],"protocol":1,"schema":1}"#
+    }
+
+    static let all: [OddPush] = [
+        OddPush(what: "no changes", body: #"{"changes":[],"protocol":1,"schema":1}"#, fast: true),
+        OddPush(what: "whitespace everywhere, keys in another order, escapes, a null context", body: #"""
+             	{ "schema" : 1 ,
+             "changes" : [ { "value" : { "b" : [ true , false , null , -5 , { } , [ ] ] ,
+             "a" : "\u00e9\/\ud83d\ude00\b\f\n\r\t\"\\\u0000" } , "context" : null ,
+             "supersedes" : [ [ "b" , 2 ] , [ "c" , 3 ] ] , "field" : "f" , "entity_id" : "x" , "entity" : "replica" ,
+             "hlc" : 9223372036854775807 , "seq" : -9223372036854775808 , "origin" : "a" } ] , "protocol" : 2 }
+
+            """#, fast: true),
+        OddPush(what: "a context", body: change(#""value":"v","context":{"a":1,"b":0}"#), fast: true),
+        OddPush(what: "a value nested 64 deep",
+                body: change(#""value":"# + String(repeating: "[", count: 64) + String(repeating: "]", count: 64)),
+                fast: true),
+        OddPush(what: "a value nested 65 deep",
+                body: change(#""value":"# + String(repeating: "[", count: 65) + String(repeating: "]", count: 65)),
+                fast: false),
+        OddPush(what: "a value 1.0", body: change(#""value":1.0"#), fast: false),
+        OddPush(what: "a value 1e2", body: change(#""value":1e2"#), fast: false),
+        OddPush(what: "a value -0", body: change(#""value":-0"#), fast: false),
+        OddPush(what: "a value 01", body: change(#""value":01"#), fast: false),
+        OddPush(what: "an unknown key", body: change(#""value":"v","extra":{"x":[1.5e3,"\ud800"]}"#), fast: false),
+        OddPush(what: "an escaped key", body: change(#""v\u0061lue":"v""#), fast: false),
+        OddPush(what: "a repeated key", body: change(#""value":"v","value":"w""#), fast: false),
+        OddPush(what: "a repeated key in a value", body: change(#""value":{"a":1,"a":2}"#), fast: false),
+        OddPush(what: "keys Swift holds equal in a value", body: change(#""value":{"\u00e9":1,"e\u0301":2}"#),
+                fast: false),
+        OddPush(what: "a repeated origin in a context", body: change(#""value":1,"context":{"a":1,"a":2}"#),
+                fast: false),
+        OddPush(what: "a byte order mark", body: "\u{FEFF}" + change(#""value":"v""#), fast: false),
+        OddPush(what: "a missing value", body: change(#""context":null"#), fast: false),
+        OddPush(what: "a null value", body: change(#""value":null"#), fast: true),
+        OddPush(what: "trailing text", body: change(#""value":"v""#) + " x", fast: false),
     ]
 }
 
