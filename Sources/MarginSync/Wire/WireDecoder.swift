@@ -58,14 +58,16 @@ struct WireDecoder {
     }
 
     private static func read<T>(_ raw: UnsafeRawBufferPointer, _ body: (inout WireDecoder) throws -> T) -> T? {
-        var reader = WireDecoder(raw.assumingMemoryBound(to: UInt8.self))
-        do {
-            reader.skipSpace()
-            let value = try body(&reader)
-            reader.skipSpace()
-            return reader.index == reader.bytes.count ? value : nil
-        } catch {
-            return nil
+        raw.withMemoryRebound(to: UInt8.self) { bytes in
+            var reader = WireDecoder(bytes)
+            do {
+                reader.skipSpace()
+                let value = try body(&reader)
+                reader.skipSpace()
+                return reader.index == reader.bytes.count ? value : nil
+            } catch {
+                return nil
+            }
         }
     }
 

@@ -5,9 +5,10 @@ import MarginStore
 /// The output is what `WireJSON.encoder()` (Foundation, sorted keys, slashes unescaped) writes for
 /// the same value, byte for byte, with one difference: a change's `value` is written as its
 /// canonical text (`JSONValue.canonical`, the form the change log stores), so a server can send
-/// the stored text as it is. The two differ only in how they write U+0008 and U+000C (`\u0008`,
-/// `\u000c` rather than `\b`, `\f`) and in the order of object keys that are not in NFC; both are
-/// the same JSON. A first sync spent most of its time in Foundation's coders (issue 7).
+/// the stored text as it is (and a stored change's `supersedes` and `context` too). Canonical text
+/// and Foundation differ only in how they write U+0008 and U+000C (`\u0008`, `\u000c` rather than
+/// `\b`, `\f`) and in the order of object keys that are not in NFC: the same JSON either way.
+/// A first sync spent most of its time in Foundation's coders (issue 7).
 struct WireEncoder {
     private(set) var bytes: [UInt8] = []
 
