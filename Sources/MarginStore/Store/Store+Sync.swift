@@ -40,36 +40,8 @@ extension Store {
 
     /// The changes held here that a peer at `vector` lacks, in seq order per origin, at most `limit`.
     public func changes(after vector: VersionVector, limit: Int = 1_000) throws -> ChangePage {
-        precondition(limit > 0)
-        return try read { db in
-            var out: [Change] = []
-            var more = false
-            let held = try Row.fetchAll(db, sql: "SELECT origin, seq FROM version ORDER BY origin")
-            for row in held {
-                let origin: String = row[0]
-                let seq: Int64 = row[1]
-                guard seq > vector[origin] else { continue }
-                if out.count >= limit {
-                    more = true
-                    break
-                }
-                let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT origin, seq, hlc, entity, entity_id, field, value, supersedes, context FROM change
-                        WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?
-                        """,
-                    arguments: [origin, vector[origin], limit - out.count + 1])
-                for row in rows {
-                    if out.count >= limit {
-                        more = true
-                        break
-                    }
-                    out.append(try Self.change(from: row))
-                }
-            }
-            return ChangePage(changes: out, more: more)
-        }
+        let page = try storedChanges(after: vector, limit: limit)
+        return ChangePage(changes: try page.changes.map { try $0.decoded() }, more: page.more)
     }
 
     /// Applies a batch of changes from other replicas in one transaction: all of it or nothing.
@@ -167,14 +139,5 @@ extension Store {
             throw refuse("supersedes a later change of its own origin")
         }
         return value
-    }
-
-    static func change(from row: Row) throws -> Change {
-        let contextText: String? = row[8]
-        return Change(
-            origin: row[0], seq: row[1], hlc: HLC(rawValue: row[2]),
-            entity: EntityKind(rawValue: row[3]) ?? .article, entityID: row[4], field: row[5],
-            value: try JSONValue.parse(row[6]), supersedes: try WriteContext.decodeDots(row[7]),
-            context: try contextText.map { try JSONDecoder().decode(VersionVector.self, from: Data($0.utf8)) })
     }
 }

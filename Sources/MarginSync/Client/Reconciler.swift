@@ -80,7 +80,7 @@ public struct Reconciler: Sendable {
             if let remoteVector { remote = remoteVector } else { remote = try await retrying { try await client.vector() } }
             var lastGap: VersionVector? = nil
             while true {
-                let page = try store.changes(after: remote, limit: pageSize)
+                let page = try store.storedChanges(after: remote, limit: pageSize)
                 if page.changes.isEmpty { break }
                 do {
                     let answer = try await retrying { try await client.push(page.changes) }

@@ -92,17 +92,24 @@ public final class SyncClient: @unchecked Sendable {
         let response = try await send(
             "GET", "/v1/changes",
             query: [URLQueryItem(name: "after", value: vector.queryValue), URLQueryItem(name: "limit", value: String(limit))],
-            as: ChangesResponse.self)
+            as: ChangesResponse.self, decode: WireJSON.decodeChangesResponse)
         return response
     }
 
     public func push(_ changes: [Change]) async throws -> PushResponse {
-        let body = try WireJSON.encoder().encode(PushRequest(changes: changes))
+        let body = Data(WireEncoder.encode(PushRequest(changes: changes)))
+        return try await send("POST", "/v1/changes", body: body, as: PushResponse.self)
+    }
+
+    /// Pushes changes as the log stores them (`Store.storedChanges`): their JSON is sent as it is.
+    public func push(_ changes: [StoredChange]) async throws -> PushResponse {
+        let body = Data(WireEncoder.encodePush(changes))
         return try await send("POST", "/v1/changes", body: body, as: PushResponse.self)
     }
 
     private func send<T: Decodable>(
-        _ method: String, _ path: String, query: [URLQueryItem] = [], body: Data? = nil, as type: T.Type
+        _ method: String, _ path: String, query: [URLQueryItem] = [], body: Data? = nil, as type: T.Type,
+        decode: (Data) throws -> T = { try WireJSON.decoder().decode(T.self, from: $0) }
     ) async throws -> T {
         var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty { components.queryItems = query }
@@ -151,7 +158,7 @@ public final class SyncClient: @unchecked Sendable {
                     + "\(SyncProtocol.version); upgrade the older side")
         }
         do {
-            return try decoder.decode(T.self, from: data)
+            return try decode(data)
         } catch {
             throw SyncError.invalidResponse("\(error)")
         }

@@ -95,12 +95,16 @@ public enum SyncServer {
     typealias Handler = @Sendable (Request, SyncRequestContext) async throws -> Response
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try WireJSON.encoder().encode(value)
+        json(bytes: try WireJSON.encoder().encode(value), status: status)
+    }
+
+    /// A response of JSON already encoded.
+    static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[HTTPField.Name(SyncProtocol.versionHeader)!] = String(SyncProtocol.version)
         headers[HTTPField.Name(SyncProtocol.schemaHeader)!] = String(SyncProtocol.changeSchema)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 
@@ -221,10 +225,9 @@ struct SyncAPI: Sendable {
         }
         // Read the vector first: every change it names is in this page or a later one.
         let vector = try store.versionVector()
-        let page = try store.changes(after: after, limit: limit)
-        return try SyncServer.json(ChangesResponse(
-            protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema, changes: page.changes,
-            more: page.more, vector: vector))
+        // The stored JSON of each change goes out as it is, not parsed and encoded again.
+        let page = try store.storedChanges(after: after, limit: limit)
+        return SyncServer.json(bytes: WireEncoder.encodeChangesResponse(page, vector: vector))
     }
 
     func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -238,7 +241,7 @@ struct SyncAPI: Sendable {
         }
         let push: PushRequest
         do {
-            push = try WireJSON.decoder().decode(PushRequest.self, from: Data(buffer.readableBytesView))
+            push = try buffer.withUnsafeReadableBytes { try WireJSON.decodePush($0) }
         } catch let error as DecodingError {
             throw SyncHTTPError(.badRequest, code: "bad_request", "the body is not a valid push: \(Self.describe(error))")
         } catch {
