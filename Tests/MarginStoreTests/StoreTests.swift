@@ -338,3 +338,39 @@ import Testing
         #expect(throws: StoreError.self) { try store.search("\"unbalanced") }
     }
 }
+
+@Suite struct ChangePageTests {
+    /// Pages stop at the byte budget (never below one change) and, read one after another, hold
+    /// every change once, in order.
+    @Test func pagesStopAtTheirByteBudgetAndCoverEveryChange() throws {
+        let store = try Store.inMemory(name: "pages")
+        let bodies = (0..<6).map { n in String(repeating: "Paragraph \(n) of a long report. ", count: 3_000) }
+        _ = try store.importArticles(bodies.enumerated().map {
+            ImportedArticle(url: "https://news.example.com/report/\($0)", title: "Report \($0)", body: $1)
+        })
+        let all = try store.storedChanges(after: VersionVector(), limit: 5_000, maxBytes: .max)
+        #expect(!all.more)
+        var vector = VersionVector()
+        var seen: [Dot] = []
+        var pages = 0
+        while true {
+            let page = try store.storedChanges(after: vector, limit: 5_000, maxBytes: 150_000)
+            if page.changes.isEmpty { break }
+            pages += 1
+            let bytes = page.changes.reduce(0) { $0 + $1.storedBytes }
+            #expect(bytes <= 150_000 || page.changes.count == 1, "a page of \(page.changes.count) changes holds \(bytes) bytes")
+            for change in page.changes { vector[change.origin] = change.seq }
+            seen += page.changes.map(\.dot)
+            if !page.more { break }
+        }
+        #expect(seen == all.changes.map(\.dot))
+        #expect(pages >= 6)  // one ~100 KB body per page at most, with its article's other fields
+        // A budget smaller than one change still moves: one change per page.
+        let tiny = try store.storedChanges(after: VersionVector(), limit: 5_000, maxBytes: 1)
+        #expect(tiny.changes.count == 1 && tiny.more)
+        // The parsed form pages alike.
+        let parsed = try store.changes(after: VersionVector(), limit: 5_000, maxBytes: 150_000)
+        #expect(parsed.more)
+        #expect(parsed.changes.map(\.dot) == Array(all.changes.map(\.dot).prefix(parsed.changes.count)))
+    }
+}

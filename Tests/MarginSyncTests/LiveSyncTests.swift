@@ -657,6 +657,36 @@ struct LiveSyncTests {
         }
     }
 
+    @Test func longArticlesSyncInPagesThatFitTheBodyLimit() async throws {
+        // Given a laptop holding twelve 1.5 MiB articles: 18 MiB of bodies, past the 16 MiB a push
+        // may carry, in fewer changes than one page of 100.
+        let hub = try Store.inMemory(name: "hub")
+        let laptop = try Store.inMemory(name: "laptop-a")
+        let paragraph = String(repeating: "The committee met again on Tuesday and read the report aloud. ", count: 64)
+        let body = (0..<384).map { "\($0). \(paragraph)" }.joined(separator: "\n\n")
+        #expect(body.utf8.count > 1_500_000)
+        let articles = (0..<12).map {
+            ImportedArticle(url: "https://news.example.com/long/\($0)", title: "Long report \($0)", body: "\($0) \(body)")
+        }
+        _ = try laptop.importArticles(articles)
+        try await withServer(hub) { server in
+            // When it pushes with pages of up to 100 changes,
+            let push = try await sync(laptop, with: server.url, pageSize: 100)
+            // Then every change arrives, in pages the server accepts (more than one).
+            #expect(push.sent == (try changeCount(laptop)) - 1)
+            #expect(push.requests > 3)
+            #expect(try export(hub) == export(laptop))
+
+            // And a pull of up to 5,000 changes from the hub answers a page of at most about 8 MiB
+            // that says more remain.
+            let client = SyncClient(baseURL: server.url, timeout: 30)
+            let page = try await client.changes(after: VersionVector(), limit: 5_000)
+            #expect(page.more)
+            #expect(page.changes.count < (try changeCount(hub)))
+            #expect(client.stats.bytesReceived < SyncProtocol.maxBodyBytes)
+        }
+    }
+
     @Test func tokensAreCheckedOnEveryRequestAndRevokingOneTakesEffectAtOnce() async throws {
         // Given a hub with a token, and a laptop with a change to push.
         let hub = try Store.inMemory(name: "hub")
@@ -737,6 +767,33 @@ struct LiveSyncTests {
             #expect(tooMany.error?.code == "too_many_changes", "\(tooMany.text)")
             #expect(try Snapshot(hub) == before)
             #expect(try await SyncClient(baseURL: server.url).vector() == before.vector)
+        }
+    }
+
+    @Test func aValueNestedDeeperThanTheLogReadsIsRefusedWith422() async throws {
+        // Given a hub, and a laptop's first change.
+        let hub = try Store.inMemory(name: "hub")
+        let before = try Snapshot(hub)
+        let laptop = try Store.inMemory(name: "laptop-a")
+        var change = try #require(laptop.changes(after: VersionVector()).changes.first)
+        try await withServer(hub) { server in
+            // When its value is nested 65 levels deep (the wire's JSON allows 512),
+            var value = JSONValue.string("deep")
+            for _ in 0..<JSONValue.maxNesting { value = .array([value]) }
+            change.value = value
+            let response = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody([change]))
+            // Then the push is refused with the protocol's 422, naming the limit, and writes nothing.
+            #expect(response.status == 422)
+            #expect(response.error?.code == "invalid_change", "\(response.text)")
+            #expect(response.text.contains("nested deeper than 64 levels"), "\(response.text)")
+            #expect(try Snapshot(hub) == before)
+            // While 64 levels are accepted (and a replica name that is not a string shows no name).
+            value = .string("deep")
+            for _ in 0..<(JSONValue.maxNesting - 1) { value = .array([value]) }
+            change.value = value
+            let accepted = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody([change]))
+            #expect(accepted.status == 200, "\(accepted.text)")
+            #expect(try hub.versionVector()[change.origin] == 1)
         }
     }
 

@@ -666,8 +666,13 @@ struct WriteContext {
         switch key.entity {
         case .replica:
             if let name = assignments.first(where: { $0.column == "name" })?.value {
-                try run(sql: "INSERT INTO replica(id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
-                        [key.id.databaseValue, name])
+                if name.isNull {
+                    // A name that is not a string (from a broken or newer peer): no name to show.
+                    try run(sql: "DELETE FROM replica WHERE id = ?", [key.id.databaseValue])
+                } else {
+                    try run(sql: "INSERT INTO replica(id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+                            [key.id.databaseValue, name])
+                }
             }
             return []
         case .article, .annotation:

@@ -1,6 +1,18 @@
 import Foundation
 
 extension JSONValue {
+    /// The deepest nesting `parse` reads (and a received value may have): 64 levels.
+    public static let maxNesting = 64
+
+    /// Levels of nesting: 1 for a scalar or an empty array or object, one more per container.
+    public var nesting: Int {
+        switch self {
+        case .array(let items): return 1 + (items.map(\.nesting).max() ?? 0)
+        case .object(let members): return 1 + (members.values.map(\.nesting).max() ?? 0)
+        default: return 1
+        }
+    }
+
     /// Parses JSON text. A small recursive-descent parser over UTF-8: the merge engine parses a
     /// stored value for every live write it reads, and Foundation's JSONDecoder was most of its
     /// cost. Nesting is limited to 64 levels; numbers must be integers (Margin writes no others).
@@ -44,7 +56,7 @@ extension JSONValue {
         }
 
         mutating func value(depth: Int) throws -> JSONValue {
-            guard depth < 64 else { throw fail("nested deeper than 64 levels") }
+            guard depth < JSONValue.maxNesting else { throw fail("nested deeper than \(JSONValue.maxNesting) levels") }
             guard index < bytes.count else { throw fail("unexpected end") }
             switch bytes[index] {
             case UInt8(ascii: "n"): try expect("null"); return .null

@@ -36,6 +36,13 @@ public struct StoredChange: Sendable, Hashable {
 
     public var dot: Dot { Dot(origin: origin, seq: seq) }
 
+    /// About the bytes this change takes on the wire: its text plus the keys and punctuation
+    /// around it (what a page's byte budget counts).
+    public var storedBytes: Int {
+        origin.utf8.count + entityID.utf8.count + field.utf8.count + valueJSON.utf8.count
+            + supersedesJSON.utf8.count + (contextJSON?.utf8.count ?? 0) + 160
+    }
+
     /// The change with its JSON columns parsed.
     /// - Throws: `JSONValue.ParseError` or `DecodingError` when a column is not the JSON it should be.
     public func decoded() throws -> Change {

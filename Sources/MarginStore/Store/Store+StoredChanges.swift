@@ -10,13 +10,17 @@ public struct StoredChangePage: Sendable {
 
 extension Store {
     /// The changes held here that a peer at `vector` lacks, in seq order per origin, at most
-    /// `limit`, with their JSON columns unparsed: what `changes(after:limit:)` answers, for a
-    /// caller that only writes them out again (a sync server, a push).
-    public func storedChanges(after vector: VersionVector, limit: Int = 1_000) throws -> StoredChangePage {
+    /// `limit` and at most about `maxBytes` of stored text (always at least one change), with
+    /// their JSON columns unparsed: what `changes(after:limit:)` answers, for a caller that only
+    /// writes them out again (a sync server, a push).
+    public func storedChanges(
+        after vector: VersionVector, limit: Int = 1_000, maxBytes: Int = Limits.maxPageBytes
+    ) throws -> StoredChangePage {
         precondition(limit > 0)
         return try read { db in
             var out: [StoredChange] = []
             var more = false
+            var bytes = 0
             let held = try Row.fetchAll(db, sql: "SELECT origin, seq FROM version ORDER BY origin")
             for row in held {
                 let origin: String = row[0]
@@ -38,11 +42,18 @@ extension Store {
                         more = true
                         break
                     }
-                    out.append(StoredChange(
+                    let change = StoredChange(
                         origin: row[0], seq: row[1], hlc: HLC(rawValue: row[2]),
                         entity: EntityKind(rawValue: row[3]) ?? .article, entityID: row[4], field: row[5],
-                        valueJSON: row[6], supersedesJSON: row[7], contextJSON: row[8]))
+                        valueJSON: row[6], supersedesJSON: row[7], contextJSON: row[8])
+                    bytes += change.storedBytes
+                    if bytes > maxBytes, !out.isEmpty {
+                        more = true
+                        break
+                    }
+                    out.append(change)
                 }
+                if bytes > maxBytes { break }
             }
             return StoredChangePage(changes: out, more: more)
         }

@@ -27,6 +27,10 @@ extension Store {
         public static let maxFieldLength = 200
         public static let maxValueBytes = 4 * 1024 * 1024
         public static let maxSupersedes = 1_000
+        /// The most bytes of changes one page carries, a pull's answer or a push (at least one
+        /// change): with `maxValueBytes` per value, 5,000 changes could otherwise pass a sync
+        /// server's 16 MiB body limit, and a laptop's memory would follow the values' sizes.
+        public static let maxPageBytes = 8 * 1024 * 1024
     }
 
     /// Per origin, the highest contiguous seq this replica holds.
@@ -38,9 +42,12 @@ extension Store {
         }
     }
 
-    /// The changes held here that a peer at `vector` lacks, in seq order per origin, at most `limit`.
-    public func changes(after vector: VersionVector, limit: Int = 1_000) throws -> ChangePage {
-        let page = try storedChanges(after: vector, limit: limit)
+    /// The changes held here that a peer at `vector` lacks, in seq order per origin, at most `limit`
+    /// and about `maxBytes` (at least one change).
+    public func changes(after vector: VersionVector, limit: Int = 1_000, maxBytes: Int = Limits.maxPageBytes) throws
+        -> ChangePage
+    {
+        let page = try storedChanges(after: vector, limit: limit, maxBytes: maxBytes)
         return ChangePage(changes: try page.changes.map { try $0.decoded() }, more: page.more)
     }
 
@@ -130,6 +137,10 @@ extension Store {
         }
         guard change.supersedes.count <= Limits.maxSupersedes else {
             throw refuse("supersedes more than \(Limits.maxSupersedes) dots")
+        }
+        // The log's parser reads back no deeper (the wire's JSON decoder allows 512 levels).
+        guard change.value.nesting <= JSONValue.maxNesting else {
+            throw refuse("value is nested deeper than \(JSONValue.maxNesting) levels")
         }
         let value = change.value.canonical
         guard value.utf8.count <= Limits.maxValueBytes else {
