@@ -578,15 +578,6 @@ struct WriteContext {
         return live
     }
 
-    func liveWrites(_ id: String, _ field: String) throws -> [LiveWrite] {
-        try rows("SELECT origin, seq, hlc, value, supersedes FROM change WHERE entity_id = ? AND field = ? AND live = 1", [id, field])
-            .map { row in
-            LiveWrite(
-                dot: Dot(origin: row[0], seq: row[1]), hlc: HLC(rawValue: row[2]), value: try JSONValue.parse(row[3]),
-                supersedes: try Self.decodeDots(row[4]))
-        }.sorted(by: LiveWrite.precedes)
-    }
-
     /// What a field shows, and whether its live writes are in conflict.
     struct Resolution {
         var value: JSONValue

@@ -67,10 +67,7 @@ struct WireEncoder {
     }
 
     private static func estimate(_ changes: [StoredChange]) -> Int {
-        changes.reduce(0) { sum, change in
-            sum + 160 + change.origin.utf8.count + change.entityID.utf8.count + change.field.utf8.count
-                + change.valueJSON.utf8.count + change.supersedesJSON.utf8.count + (change.contextJSON?.utf8.count ?? 0)
-        }
+        changes.reduce(0) { $0 + $1.storedBytes }
     }
 
     private mutating func changesResponseTail(more: Bool, protocol: Int, schema: Int, vector: VersionVector) {
@@ -91,21 +88,11 @@ struct WireEncoder {
         if let context = change.context {
             raw("{\"context\":")
             vector(context)
-            raw(",\"entity\":")
+            byte(UInt8(ascii: ","))
         } else {
-            raw("{\"entity\":")
+            byte(UInt8(ascii: "{"))
         }
-        entity(change.entity)
-        raw(",\"entity_id\":")
-        string(change.entityID)
-        raw(",\"field\":")
-        string(change.field)
-        raw(",\"hlc\":")
-        int(change.hlc.rawValue)
-        raw(",\"origin\":")
-        string(change.origin)
-        raw(",\"seq\":")
-        int(change.seq)
+        scalars(change.entity, change.entityID, change.field, change.hlc, change.origin, change.seq)
         raw(",\"supersedes\":[")
         for (i, dot) in change.supersedes.enumerated() {
             raw(i == 0 ? "[" : ",[")
@@ -125,27 +112,35 @@ struct WireEncoder {
             if let context = change.contextJSON {
                 raw("{\"context\":")
                 text(context)
-                raw(",\"entity\":")
+                byte(UInt8(ascii: ","))
             } else {
-                raw("{\"entity\":")
+                byte(UInt8(ascii: "{"))
             }
-            entity(change.entity)
-            raw(",\"entity_id\":")
-            string(change.entityID)
-            raw(",\"field\":")
-            string(change.field)
-            raw(",\"hlc\":")
-            int(change.hlc.rawValue)
-            raw(",\"origin\":")
-            string(change.origin)
-            raw(",\"seq\":")
-            int(change.seq)
+            scalars(change.entity, change.entityID, change.field, change.hlc, change.origin, change.seq)
             raw(",\"supersedes\":")
             text(change.supersedesJSON)
             raw(",\"value\":")
             text(change.valueJSON)
             byte(UInt8(ascii: "}"))
         }
+    }
+
+    /// The keys between `context` and `supersedes`, the same for both forms of a change.
+    private mutating func scalars(
+        _ entity: EntityKind, _ entityID: String, _ field: String, _ hlc: HLC, _ origin: String, _ seq: Int64
+    ) {
+        raw("\"entity\":")
+        self.entity(entity)
+        raw(",\"entity_id\":")
+        string(entityID)
+        raw(",\"field\":")
+        string(field)
+        raw(",\"hlc\":")
+        int(hlc.rawValue)
+        raw(",\"origin\":")
+        string(origin)
+        raw(",\"seq\":")
+        int(seq)
     }
 
     private mutating func entity(_ kind: EntityKind) {
