@@ -226,7 +226,7 @@ struct NightlyTests {
         #expect(pushOnly.status == 0 && pushOnly.value.first?.send == Int64(localChanges))
         #expect(pushOnly.value.first?.receive == 0)
         let text = margin(a, "sync", "--dry-run", "hub", env: env)
-        #expect(text.status == 0 && text.stdout.contains("hub: would send \(localChanges), receive 1"), "\(text.stdout)")
+        #expect(text.status == 0 && text.stdout.contains("hub: would send \(localChanges) changes, receive 1 change"), "\(text.stdout)")
         let statusAfter = try marginJSON(StatusRow.self, a, "status").value
         #expect(statusAfter.vector == statusBefore.vector)
         #expect(statusAfter.remotes.map(\.last_sync_at) == statusBefore.remotes.map(\.last_sync_at))
@@ -270,7 +270,7 @@ struct NightlyTests {
         let differsText = margin(a, "verify", "hub", env: env)
         #expect(differsText.status == 3)
         #expect(differsText.stdout.contains("hub: differs in "), "\(differsText.stdout)")
-        #expect(differsText.stdout.contains("this replica lacks 0 changes and hub lacks 1; run `margin sync hub`"),
+        #expect(differsText.stdout.contains("this replica lacks 0 changes and hub lacks 1 change; run `margin sync hub`"),
                 "\(differsText.stdout)")
         // Verifying an unreachable remote is 75, with a row saying so; with --all, the worst of both.
         let verifyDown = try marginJSON([VerifyRow].self, a, "verify", "down")

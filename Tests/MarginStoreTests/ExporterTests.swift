@@ -349,7 +349,7 @@ private func bodies(_ item: [String: Any]) throws -> [[String: Any]] {
 
     @Test func sha256MatchesKnownVectors() {
         func hex(_ text: String) -> String {
-            SHA256.hash(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+            Hashing.sha256(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
         }
 
         #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
@@ -541,3 +541,41 @@ private enum ConformanceValidator {
     }
 }
 
+
+@Suite struct StreamedExportTests {
+    /// A store with tags, notes, an orphan-free highlight, an article without annotations and
+    /// one without tags: every shape the export writes, empty arrays included.
+    static func store() throws -> Store {
+        let store = try Store.inMemory()
+        let ids = try store.importArticles((1...4).map { TestSupport.article($0) }).map(\.id)
+        let a = try store.highlight(articleRef: ids[0], anchor: .quote(exact: "apples", prefix: nil, suffix: nil),
+                                    note: "a note\nwith two lines", tags: ["fruit", "b"])
+        _ = try store.highlight(articleRef: ids[1], anchor: .position(start: 0, end: 4))
+        try store.addTags(ref: ids[2], tags: ["x"])
+        try store.remove(ref: ids[3])
+        _ = a
+        return store
+    }
+
+    @Test func theStreamedJSONExportIsTheCanonicalExportByteForByte() throws {
+        let store = try Self.store()
+        var streamed = Data()
+        try store.exportJSON(articleIDs: nil, to: { streamed.append($0) })
+        #expect(String(decoding: streamed, as: UTF8.self) == String(decoding: try store.exportJSON(), as: UTF8.self))
+        let one = try store.articles()[0].id
+        var some = Data()
+        try store.exportJSON(articleIDs: [one], to: { some.append($0) })
+        #expect(some == (try store.exportJSON(articleIDs: [one])))
+        var none = Data()
+        try Store.inMemory().exportJSON(articleIDs: nil, to: { none.append($0) })
+        #expect(none == (try Store.inMemory().exportJSON()))
+    }
+
+    @Test func theStreamedMarkdownExportIsTheMarkdownExport() throws {
+        let store = try Self.store()
+        var streamed = Data()
+        try store.exportMarkdown(articleIDs: nil, to: { streamed.append($0) })
+        let expected = MarkdownExporter.export(articles: try store.articles(), annotations: try store.annotations())
+        #expect(String(decoding: streamed, as: UTF8.self) == expected)
+    }
+}

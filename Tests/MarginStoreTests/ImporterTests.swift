@@ -453,14 +453,14 @@ struct HTMLImporterTests {
         ("&hellip;&mdash;&euro;", "…—€"),
     ])
     func entitiesDecode(encoded: String, decoded: String) {
-        #expect(HTMLImporter.decodeEntities(encoded) == decoded)
+        #expect(HTMLEntities.decodeEntities(encoded) == decoded)
     }
 
     @Test func pageWithoutTextIsAnEmptyArticle() {
         let error = importError {
             _ = try parse("<html><head><title>T</title></head><body><nav>x</nav></body></html>", .html)
         }
-        #expect(error?.message == "empty article: no body text")
+        #expect(error?.message.hasPrefix("empty article: no body text") == true)
         let untitled = importError { _ = try parse("<p>Text but no title anywhere</p>", .html) }
         #expect(untitled?.message.hasPrefix("empty article: no title") == true)
     }
@@ -669,7 +669,9 @@ struct ArticleImporterTests {
         #expect(ArticleImporter.detectFormat(filename: nil, data: Data(text.utf8)) == .text)
     }
 
-    @Test(arguments: ImportFormat.allCases)
+    /// HTML says its own encoding (and is read as Windows-1252 when it says none and is not UTF-8, as
+    /// browsers do); the other formats must be UTF-8.
+    @Test(arguments: ImportFormat.allCases.filter { $0 != .html })
     func invalidUTF8IsRefused(format: ImportFormat) {
         let error = importError {
             _ = try ArticleImporter.parse(Data([0x54, 0x69, 0xC3, 0x28, 0x0A]), format: format, filename: "bad.bin")

@@ -144,8 +144,8 @@ import Testing
         let a = try Store.inMemory(name: "a")
         let b = try Store.inMemory(name: "b")
         func exchange(_ from: Store, _ to: Store) throws {
-            let page = try from.changes(after: to.versionVector(), limit: 10_000)
-            _ = try to.apply(page.changes)
+            let page = try from.runs(after: to.versionVector(), limit: 10_000)
+            _ = try to.apply(page.runs)
         }
         let id = try a.importArticles([Self.article(Self.body)])[0].id
         let note = try a.highlight(articleRef: id, anchor: .quote(exact: "worst in a decade", prefix: nil, suffix: nil))

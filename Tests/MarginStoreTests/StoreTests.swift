@@ -34,55 +34,88 @@ import Testing
         #expect(actual == expected)
     }
 
-    /// A store made before the engine kept live writes in the change log and its full-text entries
-    /// itself: the migration marks exactly the changes the live table held, drops the table and the
-    /// row triggers, and the full-text index still matches the rows.
-    @Test func upgradeMarksLiveWritesAndKeepsTheFullTextIndex() throws {
+    /// A protocol-1 store (schema 5) with history from three origins: the upgrade gives it a key and a
+    /// key-derived id, signs its own history, keeps the others' unsigned, and rebuilds the same rows.
+    @Test func upgradeFromSchema5SignsOwnHistoryAndKeepsOthersUnsigned() throws {
         let queue = try DatabaseQueue()
-        try Migrations.migrator.migrate(queue, upTo: "0003_anchor.sql")
+        try Migrations.migrator.migrate(queue, upTo: "0005_live_flag.sql")
+        let own = "11111111-1111-4111-8111-111111111111"
+        let other = "22222222-2222-4222-8222-222222222222"
+        let third = "33333333-3333-4333-8333-333333333333"
         try queue.write { db in
-            let changes: [(String, Int, String, String, String, String)] = [
-                ("o1", 1, "a1", "title", #""Old title""#, "[]"),
-                ("o1", 2, "a1", "body", #""Apples and pears.""#, "[]"),
-                ("o1", 3, "n1", "note", #""first note""#, "[]"),
-                ("o2", 1, "n1", "note", #""second note""#, #"[["o1",3]]"#),
-                ("o2", 2, "a1", "title", #""New title""#, #"[["o1",1]]"#),
+            try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('replica_id', ?), ('replica_name', 'laptop-a'), ('hlc', '9')",
+                           arguments: [own])
+            let changes: [(String, Int, String, String, String, String, String?)] = [
+                (own, 1, "replica", own, "name", #""laptop-a""#, nil),
+                (own, 2, "article", "a1", "title", #""Old title""#, nil),
+                (own, 3, "article", "a1", "body", #""Apples and pears.""#, nil),
+                (own, 4, "annotation", "n1", "article", #""a1""#, nil),
+                (own, 5, "annotation", "n1", "note", #""first note""#, nil),
+                (other, 1, "replica", other, "name", #""laptop-b""#, nil),
+                (other, 2, "annotation", "n1", "note", #""second note""#, "[[\"\(own)\",5]]"),
+                (other, 3, "article", "a1", "title", #""New title""#, "[[\"\(own)\",2]]"),
+                (third, 1, "replica", third, "name", #""hub""#, nil),
+                (third, 2, "article", "a1", "tag/fruit", "true", nil),
+                // Concurrent with laptop-b's note: a conflict that must survive the upgrade.
+                (third, 3, "annotation", "n1", "note", #""third note""#, "[[\"\(own)\",5]]"),
             ]
-            for (origin, seq, entity, field, value, supersedes) in changes {
-                let kind = entity.hasPrefix("a") ? "article" : "annotation"
+            for (i, (origin, seq, entity, id, field, value, supersedes)) in changes.enumerated() {
                 try db.execute(
                     sql: """
                         INSERT INTO change(origin, seq, hlc, entity, entity_id, field, value, supersedes)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [origin, seq, seq, kind, entity, field, value, supersedes])
-                if !(origin == "o1" && (seq == 1 || seq == 3)) {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO live(origin, seq, hlc, entity, entity_id, field, value, supersedes)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [origin, seq, seq, kind, entity, field, value, supersedes])
-                }
+                    arguments: [origin, seq, HLC(milliseconds: 1_700_000_000_000 + Int64(i)).rawValue, entity, id, field,
+                                value, supersedes ?? "[]"])
             }
-            // Rows as the old triggers indexed them: inserted bare, then updated.
-            try db.execute(sql: "INSERT INTO article(id, created_hlc, updated_hlc) VALUES ('a1', 1, 2)")
-            try db.execute(sql: "UPDATE article SET title = 'New title', body = 'Apples and pears.' WHERE id = 'a1'")
-            try db.execute(sql: "INSERT INTO annotation(id, created_hlc, updated_hlc) VALUES ('n1', 3, 1)")
-            try db.execute(sql: "UPDATE annotation SET note = 'second note', article_id = 'a1' WHERE id = 'n1'")
+            for (origin, seq) in [(own, 5), (other, 3), (third, 3)] {
+                try db.execute(sql: "INSERT INTO version(origin, seq) VALUES (?, ?)", arguments: [origin, seq])
+            }
         }
         try Migrations.migrator.migrate(queue)
         try queue.write { db in
-            let flags = try Row.fetchAll(db, sql: "SELECT origin, seq, live FROM change ORDER BY origin, seq")
-                .map { "\($0[0] as String):\($0[1] as Int)=\($0[2] as Int)" }
-            #expect(flags == ["o1:1=0", "o1:2=1", "o1:3=0", "o2:1=1", "o2:2=1"])
-            #expect(try !db.tableExists("live"))
-            #expect(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%insert'").isEmpty)
+            #expect(try !db.tableExists("change"))
+            let meta = try Dictionary(Row.fetchAll(db, sql: "SELECT key, value FROM meta").map { ($0[0] as String, $0[1] as String) },
+                                      uniquingKeysWith: { a, _ in a })
+            #expect(meta["legacy_replica_id"] == own)
+            let newID = try #require(meta["replica_id"])
+            #expect(ReplicaIdentity.isKeyDerived(newID))
+            let runs = try Row.fetchAll(db, sql: """
+                SELECT origin.id, run.first, run.last, run.signature IS NOT NULL AS signed, origin.key
+                FROM run JOIN origin ON origin.num = run.origin ORDER BY origin.id, run.first
+                """)
+            let byOrigin = Dictionary(grouping: runs, by: { $0[0] as String })
+            // Its own history is signed, by the key its new id is derived from; the others' are not.
+            #expect(byOrigin[own]?.allSatisfy { $0["signed"] as Bool } == true)
+            let key = try #require(byOrigin[own]?.first?["key"] as Data?)
+            #expect(ReplicaIdentity.id(publicKey: Array(key)) == newID)
+            #expect(byOrigin[other]?.allSatisfy { !($0["signed"] as Bool) } == true)
+            #expect(byOrigin[third]?.allSatisfy { !($0["signed"] as Bool) } == true)
+            // The rows are rebuilt: the newer title wins, the tag is there, the notes conflict.
+            #expect(try String.fetchOne(db, sql: "SELECT title FROM article WHERE id = 'a1'") == "New title")
+            #expect(try String.fetchAll(db, sql: "SELECT tag FROM tag WHERE entity_id = 'a1'") == ["fruit"])
+            #expect(try String.fetchOne(db, sql: "SELECT note FROM annotation WHERE id = 'n1'") == "third note")
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM conflict WHERE field = 'note'") == 1)
             #expect(try TestSupport.fullTextDifferences(db).isEmpty)
-            let hits = try Int.fetchAll(db, sql: "SELECT rowid FROM article_fts WHERE article_fts MATCH 'pears'")
-            #expect(hits == [1])
-            #expect(try Int.fetchAll(db, sql: "SELECT rowid FROM note_fts WHERE note_fts MATCH 'second'") == [1])
+            #expect(try Int.fetchAll(db, sql: "SELECT rowid FROM article_fts WHERE article_fts MATCH 'pears'").count == 1)
         }
+        // And the upgraded store opens, writes as its new id, and marks the unsigned history in its log.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("margin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("store.sqlite").path
+        try queue.backup(to: DatabaseQueue(path: path))
+        let store = try Store.open(at: path)
+        #expect(store.legacyReplicaID == own)
+        try store.addTags(ref: "a1", tags: ["after"])
+        let log = try store.log(limit: 100)
+        #expect(log.first?.origin == store.replicaID && log.first?.signed == true)
+        #expect(log.filter { $0.origin == other }.allSatisfy { !$0.signed })
+        #expect(log.filter { $0.origin == own }.allSatisfy { $0.signed })
+        // A peer takes all of it: the signed runs verify, the unsigned ones are accepted as history.
+        let peer = try Store.inMemory(name: "peer")
+        _ = try peer.apply(try store.runs(after: VersionVector(), limit: 10_000).runs)
+        #expect(try peer.exportJSON() == store.exportJSON())
     }
 
     @Test func storeOnDiskUsesWALAndFullSync() throws {
@@ -162,10 +195,10 @@ import Testing
         let store = try Store.inMemory()
         let seed = try TestSupport.seedArticle()
         _ = try store.importArticles([seed])
-        let before = try TestSupport.count(store, "change")
+        let before = try TestSupport.changeCount(store)
         let again = try store.importArticles([seed])
         #expect(again[0].status == .unchanged && again[0].changes == 0)
-        #expect(try TestSupport.count(store, "change") == before)
+        #expect(try TestSupport.changeCount(store) == before)
         #expect(try store.articles().count == 1)
     }
 
@@ -209,7 +242,7 @@ import Testing
     @Test func failedWritesLeaveNeitherRowNorChange() throws {
         let store = try Store.inMemory()
         let article = try store.importArticles([TestSupport.article(1)])[0]
-        let changes = try TestSupport.count(store, "change")
+        let changes = try TestSupport.changeCount(store)
         let annotations = try TestSupport.count(store, "annotation")
         #expect(throws: StoreError.self) {
             try store.highlight(articleRef: article.id, anchor: .quote(exact: "story", prefix: nil, suffix: nil))
@@ -227,7 +260,7 @@ import Testing
         #expect(throws: (any Error).self) {
             try store.importArticles([TestSupport.article(2), ImportedArticle(title: "Empty", body: "  ")])
         }
-        #expect(try TestSupport.count(store, "change") == changes)
+        #expect(try TestSupport.changeCount(store) == changes)
         #expect(try TestSupport.count(store, "annotation") == annotations)
         #expect(try store.articles().count == 1)
     }
@@ -266,8 +299,10 @@ import Testing
         let shared = byFirstChar.first { $0.value.count > 1 }!
         #expect(throws: StoreError.self) { try store.resolve(String(shared.key), kinds: [.article]) }
         #expect(throws: StoreError.invalidID("xyz!")) { try store.resolve("xyz!", kinds: [.article]) }
-        let abbreviations = try store.abbreviations()
-        #expect(Set(abbreviations.values).count == ids.count)
+        // Short forms from the neighbours in the index are unique, and so are those of a whole scan.
+        let lengths = try store.uniquePrefixLengths(ids)
+        #expect(Set(ids.map { Store.shortID($0, length: lengths[$0]!) }).count == ids.count)
+        for id in ids { #expect(try store.resolve(Store.shortID(id, length: lengths[id]!), kinds: [.article]).id == id) }
     }
 }
 
@@ -278,9 +313,9 @@ import Testing
         let a = try store.highlight(articleRef: article.id, anchor: .quote(exact: "apples", prefix: nil, suffix: nil))
         #expect(a.motivation == .highlighting)
         #expect(try store.setNote(annotationRef: a.id, text: "a thought").motivation == .commenting)
-        let before = try TestSupport.count(store, "change")
+        let before = try TestSupport.changeCount(store)
         try store.setNote(annotationRef: a.id, text: "a thought")  // unchanged: records nothing
-        #expect(try TestSupport.count(store, "change") == before)
+        #expect(try TestSupport.changeCount(store) == before)
         let cleared = try store.setNote(annotationRef: a.id, text: "  ")
         #expect(cleared.note == nil)
         #expect(cleared.motivation == .highlighting)
@@ -292,9 +327,9 @@ import Testing
         let store = try Store.inMemory()
         let article = try store.importArticles([TestSupport.article(1)])[0]
         try store.addTags(ref: article.id, tags: ["a", "b"])
-        let before = try TestSupport.count(store, "change")
+        let before = try TestSupport.changeCount(store)
         try store.addTags(ref: article.id, tags: ["a"])
-        #expect(try TestSupport.count(store, "change") == before)
+        #expect(try TestSupport.changeCount(store) == before)
         try store.removeTags(ref: article.id, tags: ["a"])
         #expect(try store.article(article.id).tags == ["b"])
         #expect(throws: StoreError.self) { try store.removeTags(ref: article.id, tags: ["zzz"]) }
@@ -339,38 +374,105 @@ import Testing
     }
 }
 
-@Suite struct ChangePageTests {
-    /// Pages stop at the byte budget (never below one change) and, read one after another, hold
-    /// every change once, in order.
-    @Test func pagesStopAtTheirByteBudgetAndCoverEveryChange() throws {
+@Suite struct RunPageTests {
+    /// Pages stop at their byte budget (never below one run) and, read one after another, hold
+    /// every run once, in order; a transaction larger than a run's limit is signed as several runs.
+    @Test func pagesStopAtTheirByteBudgetAndCoverEveryRun() throws {
         let store = try Store.inMemory(name: "pages")
         let bodies = (0..<6).map { n in String(repeating: "Paragraph \(n) of a long report. ", count: 3_000) }
-        _ = try store.importArticles(bodies.enumerated().map {
-            ImportedArticle(url: "https://news.example.com/report/\($0)", title: "Report \($0)", body: $1)
-        })
-        let all = try store.storedChanges(after: VersionVector(), limit: 5_000, maxBytes: .max)
+        for (n, body) in bodies.enumerated() {
+            _ = try store.importArticles([ImportedArticle(url: "https://news.example.com/report/\(n)", title: "Report \(n)", body: body)])
+        }
+        let all = try store.runs(after: VersionVector(), limit: 5_000, maxBytes: .max)
         #expect(!all.more)
         var vector = VersionVector()
-        var seen: [Dot] = []
+        var seen: [String] = []
         var pages = 0
         while true {
-            let page = try store.storedChanges(after: vector, limit: 5_000, maxBytes: 150_000)
-            if page.changes.isEmpty { break }
+            let page = try store.runs(after: vector, limit: 5_000, maxBytes: 150_000)
+            if page.runs.isEmpty { break }
             pages += 1
-            let bytes = page.changes.reduce(0) { $0 + $1.storedBytes }
-            #expect(bytes <= 150_000 || page.changes.count == 1, "a page of \(page.changes.count) changes holds \(bytes) bytes")
-            for change in page.changes { vector[change.origin] = change.seq }
-            seen += page.changes.map(\.dot)
+            let bytes = page.runs.reduce(0) { $0 + $1.body.count }
+            #expect(bytes <= 150_000 || page.runs.count == 1, "a page of \(page.runs.count) runs holds \(bytes) bytes")
+            for run in page.runs { vector[run.origin] = run.last }
+            seen += page.runs.map { "\($0.origin):\($0.first)" }
             if !page.more { break }
         }
-        #expect(seen == all.changes.map(\.dot))
-        #expect(pages >= 6)  // one ~100 KB body per page at most, with its article's other fields
-        // A budget smaller than one change still moves: one change per page.
-        let tiny = try store.storedChanges(after: VersionVector(), limit: 5_000, maxBytes: 1)
-        #expect(tiny.changes.count == 1 && tiny.more)
-        // The parsed form pages alike.
-        let parsed = try store.changes(after: VersionVector(), limit: 5_000, maxBytes: 150_000)
-        #expect(parsed.more)
-        #expect(parsed.changes.map(\.dot) == Array(all.changes.map(\.dot).prefix(parsed.changes.count)))
+        #expect(seen == all.runs.map { "\($0.origin):\($0.first)" })
+        #expect(pages >= 6)  // one ~100 KB body per page at most
+        // A budget smaller than one run still moves: one run per page.
+        let tiny = try store.runs(after: VersionVector(), limit: 5_000, maxBytes: 1)
+        #expect(tiny.runs.count == 1 && tiny.more)
+    }
+
+    @Test func aTransactionLargerThanARunIsSignedAsSeveralRuns() throws {
+        let store = try Store.inMemory(name: "big")
+        // 5 bodies of 2 MiB: 10 MiB in one transaction, more than one run may hold.
+        let bodies = (0..<5).map { n in String(repeating: "Word\(n) ", count: 2 * 1024 * 1024 / 6) }
+        _ = try store.importArticles(bodies.enumerated().map {
+            ImportedArticle(url: "https://news.example.com/big/\($0)", title: "Big \($0)", body: $1)
+        })
+        let runs = try store.runs(after: VersionVector(), limit: 5_000, maxBytes: .max).runs
+        #expect(runs.count >= 3)
+        #expect(runs.allSatisfy { $0.body.count <= ChangeLimits.maxRunBytes })
+        let copy = try Store.inMemory(name: "copy")
+        _ = try copy.apply(runs)
+        #expect(try copy.exportJSON() == store.exportJSON())
+    }
+}
+
+/// Real protocol-1 stores, made by the margin of schema 5 (laptop A and the hub it synced with, with
+/// history from three origins, a note conflict and a delete conflict), upgraded by this one.
+@Suite struct Schema5UpgradeTests {
+    static func copy(_ name: String) throws -> (path: String, cleanup: () -> Void) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("margin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("store.sqlite").path
+        try FileManager.default.copyItem(
+            atPath: TestSupport.packageRoot.appendingPathComponent("Tests/MarginStoreTests/Fixtures/\(name)").path,
+            toPath: path)
+        return (path, { try? FileManager.default.removeItem(at: dir) })
+    }
+
+    @Test func anUpgradedStoreShowsExactlyWhatItShowedBefore() throws {
+        let (path, cleanup) = try Self.copy("schema5-laptop-a.sqlite")
+        defer { cleanup() }
+        let store = try Store.open(at: path)
+        let before = try Data(contentsOf: TestSupport.packageRoot.appendingPathComponent(
+            "Tests/MarginStoreTests/Fixtures/schema5-laptop-a-export.json"))
+        // The canonical export the schema-5 margin wrote, byte for byte.
+        #expect(try store.exportJSON() == before)
+        #expect(try store.conflicts().map(\.kind.rawValue).sorted() == ["delete", "value"])
+        #expect(store.legacyReplicaID == "9f110b35-9691-4c87-b5fc-c9d1d31e51f2")
+        #expect(ReplicaIdentity.isKeyDerived(store.replicaID))
+        let log = try store.log(limit: 1_000)
+        #expect(log.filter { $0.origin == store.legacyReplicaID }.allSatisfy { $0.signed })
+        #expect(log.filter { $0.origin != store.legacyReplicaID && $0.origin != store.replicaID }.allSatisfy { !$0.signed })
+        #expect(log.count == 38)
+    }
+
+    @Test func twoUpgradedStoresHoldTheSameRunsAndSyncOn() throws {
+        let (aPath, cleanA) = try Self.copy("schema5-laptop-a.sqlite")
+        let (hubPath, cleanHub) = try Self.copy("schema5-hub.sqlite")
+        defer { cleanA(); cleanHub() }
+        let a = try Store.open(at: aPath)
+        let hub = try Store.open(at: hubPath)
+        // Both cut the same history into the same runs: the change sets' digests agree except for
+        // each store's own new id (its name).
+        _ = try hub.apply(try a.runs(after: hub.versionVector(), limit: 5_000).runs)
+        _ = try a.apply(try hub.runs(after: a.versionVector(), limit: 5_000).runs)
+        #expect(try a.digest() == hub.digest())
+        // And they go on: an edit on A reaches the hub, signed by A's new id.
+        let article = try a.articles().first!.id
+        try a.addTags(ref: article, tags: ["after-upgrade"])
+        let report = try hub.apply(try a.runs(after: hub.versionVector(), limit: 5_000).runs)
+        #expect(report.applied == 1)
+        #expect(try hub.exportJSON() == a.exportJSON())
+        // A fresh protocol-2 replica takes the whole history from the hub: A's old runs verify
+        // with A's key, the others are unsigned history.
+        let fresh = try Store.inMemory(name: "fresh")
+        _ = try fresh.apply(try hub.runs(after: VersionVector(), limit: 5_000).runs)
+        #expect(try fresh.exportJSON() == hub.exportJSON())
+        #expect(try fresh.versionVector()["617b0d09-92bf-4630-8d8f-b3d0c83f6152"] == 9)
     }
 }

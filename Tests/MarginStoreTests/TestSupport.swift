@@ -52,6 +52,11 @@ enum TestSupport {
             return out
     }
 
+    /// Changes held (every origin's seqs).
+    static func changeCount(_ store: Store) throws -> Int {
+        Int(try store.versionVector().total)
+    }
+
     static func count(_ store: Store, _ table: String) throws -> Int {
         try store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
     }

@@ -263,7 +263,7 @@ struct ServeBinaryTests {
         let syncA = try await a.margin("sync", env: env)
         #expect(syncA.status == 0, "\(syncA.stderr)")
         let aChanges = try await a.json(StatusShape.self, "status").changes
-        #expect(syncA.stdout.hasPrefix("hub: sent \(aChanges - 1), received 1, conflicts 0"), "\(syncA.stdout)")
+        #expect(syncA.stdout.hasPrefix("hub: synced: sent \(aChanges - 1) changes, received 1 change ("), "\(syncA.stdout)")
         let rowsB = try await b.json([SyncRow].self, "sync", env: env)
 
         // Then B received everything the hub held, and sent only its own name.
@@ -299,7 +299,7 @@ struct ServeBinaryTests {
         let text = try await a.margin("conflicts")
         #expect(text.status == 0)
         #expect(text.stdout.contains("a's reading") && text.stdout.contains("b's reading"))
-        #expect(text.stdout.contains("laptop-a (mine)"))
+        #expect(text.stdout.contains("laptop-a (this replica)"))
 
         // And `status --json` agrees across the three: same vector and counts, nothing pending.
         let statusA = try await a.json(StatusShape.self, "status")

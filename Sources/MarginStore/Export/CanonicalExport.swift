@@ -34,6 +34,28 @@ public struct ArticleJSON: Codable, Sendable, Equatable {
         caption = withBody ? a.caption : nil
         self.annotations = annotations.map { $0.map(AnnotationJSON.init) }
     }
+
+    /// Every documented field is present, null when it has no value; `body` and `caption` come
+    /// with the body (`show`, exports) and `annotations` with `show`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(url, forKey: .url)
+        try c.encode(title, forKey: .title)
+        try c.encode(byline, forKey: .byline)
+        try c.encode(source, forKey: .source)
+        try c.encode(published_at, forKey: .published_at)
+        try c.encode(language, forKey: .language)
+        try c.encode(content_hash, forKey: .content_hash)
+        try c.encode(tags, forKey: .tags)
+        try c.encode(created, forKey: .created)
+        try c.encode(updated, forKey: .updated)
+        if let body {
+            try c.encode(body, forKey: .body)
+            try c.encode(caption, forKey: .caption)
+        }
+        try c.encodeIfPresent(annotations, forKey: .annotations)
+    }
 }
 
 public struct AnnotationJSON: Codable, Sendable, Equatable {
@@ -78,6 +100,16 @@ public struct AnnotationJSON: Codable, Sendable, Equatable {
             score = placement.map { ($0.score * 1000).rounded() / 1000 }
             method = placement?.method.rawValue
         }
+
+        /// Every field present: an orphan without a candidate has null start, end, score, method.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(state, forKey: .state)
+            try c.encode(start, forKey: .start)
+            try c.encode(end, forKey: .end)
+            try c.encode(score, forKey: .score)
+            try c.encode(method, forKey: .method)
+        }
     }
 
     public init(_ a: Annotation) {
@@ -96,6 +128,27 @@ public struct AnnotationJSON: Codable, Sendable, Equatable {
         created = a.createdAt.iso8601
         updated = a.updatedAt.iso8601
         anchor = a.anchor.map(AnchorJSON.init)
+    }
+
+    /// Every documented field is present, null when it has no value (`anchor` too, until the
+    /// article's body is known).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(article_id, forKey: .article_id)
+        try c.encode(motivation, forKey: .motivation)
+        try c.encode(exact, forKey: .exact)
+        try c.encode(prefix, forKey: .prefix)
+        try c.encode(suffix, forKey: .suffix)
+        try c.encode(start, forKey: .start)
+        try c.encode(end, forKey: .end)
+        try c.encode(note, forKey: .note)
+        try c.encode(color, forKey: .color)
+        try c.encode(tags, forKey: .tags)
+        try c.encode(author, forKey: .author)
+        try c.encode(created, forKey: .created)
+        try c.encode(updated, forKey: .updated)
+        try c.encode(anchor, forKey: .anchor)
     }
 }
 

@@ -42,7 +42,7 @@ public enum MarkdownExporter {
         return sections.isEmpty ? "" : sections.joined(separator: "\n\n\n") + "\n"
     }
 
-    private static func section(heading article: Article, annotations: [Annotation]) -> String {
+    static func section(heading article: Article, annotations: [Annotation]) -> String {
         var blocks = ["# " + oneLine(article.title, placeholder: "Untitled")]
         var metadata: [String] = []
         if let byline = article.byline, !byline.isEmpty { metadata.append("By " + oneLine(byline)) }

@@ -56,7 +56,7 @@ public enum W3CExporter {
         let items = annotations.sorted(by: exportOrder).map { annotation in
             webAnnotation(annotation, article: articlesByID[annotation.articleID], generator: generator)
         }
-        let digest = SHA256.hash([UInt8](try CanonicalJSON.encode(items)))
+        let digest = Hashing.sha256([UInt8](try CanonicalJSON.encode(items)))
         return AnnotationCollection(
             context: context,
             id: "urn:uuid:" + uuidString(fromBytes: digest[0..<16]),

@@ -28,14 +28,14 @@ public enum ArticleImporter {
     public static func parse(
         _ data: Data, format: ImportFormat, filename: String?
     ) throws(ImportError) -> [ImportedArticle] {
-        let text = try decode(data, filename: filename)
         let articles: [ImportedArticle]
         switch format {
-        case .text: articles = [try PlainTextImporter.parse(text)]
-        case .markdown: articles = [try MarkdownImporter.parse(text)]
-        case .html: articles = [try HTMLImporter.parse(text)]
-        case .json: articles = try JSONImporter.parse(text)
-        case .csv: articles = try CSVImporter.parse(text)
+        case .text: articles = [try PlainTextImporter.parse(try decode(data, filename: filename))]
+        case .markdown: articles = [try MarkdownImporter.parse(try decode(data, filename: filename))]
+        // A page says its own encoding (BOM, <meta charset>); it need not be UTF-8.
+        case .html: articles = [try HTMLImporter.parse(data)]
+        case .json: articles = try JSONImporter.parse(try decode(data, filename: filename))
+        case .csv: articles = try CSVImporter.parse(try decode(data, filename: filename))
         }
         if articles.isEmpty {
             throw ImportError("\(displayName(filename)) holds no articles")
@@ -116,39 +116,24 @@ public enum ArticleImporter {
 
     /// Decodes UTF-8, dropping a byte-order mark and normalising line endings to `\n`.
     static func decode(_ data: Data, filename: String?) throws(ImportError) -> String {
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(bytes: data, encoding: .utf8) else {
             throw ImportError("\(displayName(filename)) is not valid UTF-8; convert it to UTF-8 and import it again")
         }
-        return normalizeLineEndings(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text)
+        return normalizeLineEndings(text.utf8.starts(with: [0xEF, 0xBB, 0xBF]) ? String(text.dropFirst()) : text)
     }
 
     static func normalizeLineEndings(_ text: String) -> String {
-        guard text.contains("\r") else { return text }
-        // "\r\n" is one Character in Swift, so replace it before lone "\r".
-        return text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        TextTools.normalizeLineEndings(text)
     }
 
-    /// The body shape every importer returns: NFC, trailing whitespace trimmed from each line,
-    /// runs of blank lines collapsed into one, no blank lines at either end.
+    /// The body shape every importer returns (see `TextTools.normalizeBody`).
     static func normalizeBody(_ text: String) -> String {
-        var out: [Substring] = []
-        var pendingBlank = false
-        for line in normalizeLineEndings(text).split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingTrailingWhitespace()
-            if trimmed.isEmpty {
-                pendingBlank = !out.isEmpty
-                continue
-            }
-            if pendingBlank { out.append("") }
-            pendingBlank = false
-            out.append(trimmed)
-        }
-        return out.joined(separator: "\n").precomposedStringWithCanonicalMapping
+        TextTools.normalizeBody(text)
     }
 
     /// A one-line field (title, byline, caption): whitespace runs collapsed, NFC.
     static func normalizeLine(_ text: String) -> String {
-        text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ").precomposedStringWithCanonicalMapping
+        TextTools.normalizeLine(text)
     }
 
     /// `nil` for absent or blank optional fields, so they never reach the store as "".
@@ -194,12 +179,12 @@ extension StringProtocol {
 
     /// The text without leading or trailing whitespace.
     func trimmed() -> String {
-        // Nothing to trim, the usual case: no pass through Foundation.
-        if let first = unicodeScalars.first, let last = unicodeScalars.last,
-           !CharacterSet.whitespacesAndNewlines.contains(first), !CharacterSet.whitespacesAndNewlines.contains(last)
-        {
-            return String(self)
-        }
-        return trimmingCharacters(in: .whitespacesAndNewlines)
+        // Unicode White_Space at either end (what CharacterSet.whitespacesAndNewlines holds), found by
+        // scalars: no pass through Foundation.
+        let scalars = unicodeScalars
+        guard let start = scalars.firstIndex(where: { !TextTools.isWhitespace($0) }) else { return "" }
+        let end = scalars.lastIndex(where: { !TextTools.isWhitespace($0) })!
+        if start == scalars.startIndex, scalars.index(after: end) == scalars.endIndex { return String(self) }
+        return String(String.UnicodeScalarView(scalars[start...end]))
     }
 }

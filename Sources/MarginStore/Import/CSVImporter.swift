@@ -4,15 +4,27 @@ import Foundation
 /// (in any order; other columns are ignored; `url` and `date` may be missing).
 ///
 /// Wikinews exports start each text with a dateline ("Friday, January 4, 2019"): a first line that is only
-/// a date is dropped from the body (and gives the date when the `date` column is empty).
+/// a date is dropped from the body (and gives the date when the `date` column is empty). Records are
+/// scanned over UTF-8 bytes (`scanRecord`), which `ArticleStream` also uses to read large files in chunks.
 enum CSVImporter {
     static func parse(_ text: String) throws(ImportError) -> [ImportedArticle] {
-        var records = try records(text)
-        guard records.isEmpty == false else {
+        let bytes = Array(text.utf8)
+        var position = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var line = 1
+        func next() throws(ImportError) -> (fields: [[UInt8]], line: Int)? {
+            guard position < bytes.count,
+                let (fields, end, lines) = try scanRecord(bytes, from: position, atEOF: true, line: line)
+            else { return nil }
+            defer {
+                position = end
+                line += lines
+            }
+            return (fields, line)
+        }
+        guard let header = try next() else {
             throw ImportError("CSV is empty; expected a header row url,date,title,text and one row per article")
         }
-        let header = records.removeFirst()
-        let columns = header.fields.map { $0.trimmed().lowercased() }
+        let columns = header.fields.map { String(decoding: $0, as: UTF8.self).trimmed().lowercased() }
         func column(_ name: String, required: Bool) throws(ImportError) -> Int? {
             if let index = columns.firstIndex(of: name) { return index }
             if required { throw ImportError("CSV is missing the column '\(name)' (expected url,date,title,text)") }
@@ -25,112 +37,129 @@ enum CSVImporter {
 
         var articles: [ImportedArticle] = []
         var row = 0
-        for record in records {
+        while let record = try next() {
             // A blank line between records is not an article.
-            if record.fields.count == 1, record.fields[0].trimmed().isEmpty { continue }
+            if record.fields.count == 1, record.fields[0].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             row += 1
             func field(_ index: Int?) -> String? {
                 guard let index, index < record.fields.count else { return nil }
-                return record.fields[index]
+                return String(decoding: record.fields[index], as: UTF8.self)
             }
-            let location = "CSV row \(row) (line \(record.line))"
-            var (body, datelineDate) = dropDateline(field(textColumn) ?? "")
-            body = ArticleImporter.normalizeBody(body)
-            let date = Dateline.iso(from: field(dateColumn)) ?? datelineDate
             articles.append(
-                try ArticleImporter.finish(
-                    ImportedArticle(
-                        url: field(urlColumn), title: field(titleColumn) ?? "", publishedAt: date, body: body),
-                    location: location
-                )
-            )
+                try article(title: field(titleColumn), text: field(textColumn), url: field(urlColumn),
+                            date: field(dateColumn), location: "CSV row \(row) (line \(record.line))"))
         }
         guard articles.isEmpty == false else { throw ImportError("CSV has a header but no article rows") }
         return articles
     }
 
+    /// One row as an article: the dateline dropped from the text, every field normalised.
+    static func article(title: String?, text: String?, url: String?, date: String?, location: String)
+        throws(ImportError) -> ImportedArticle
+    {
+        let (body, datelineDate) = dropDateline(text ?? "")
+        let publishedAt = DateText.iso(from: date) ?? datelineDate
+        return try ArticleImporter.finish(
+            ImportedArticle(url: url, title: title ?? "", publishedAt: publishedAt, body: String(body)),
+            location: location)
+    }
+
     /// Removes a first non-blank line that is only a date; returns the rest and that date.
-    private static func dropDateline(_ text: String) -> (body: String, date: String?) {
-        let lines = ArticleImporter.normalizeLineEndings(text).split(separator: "\n", omittingEmptySubsequences: false)
-        guard let first = lines.firstIndex(where: { $0.trimmed().isEmpty == false }),
-            let dateline = Dateline(lines[first].trimmed()), dateline.byline == nil
-        else { return (text, nil) }
-        return (lines[(first + 1)...].joined(separator: "\n"), dateline.iso)
+    static func dropDateline(_ text: String) -> (body: Substring, date: String?) {
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        // Skip blank lines.
+        while start < utf8.endIndex {
+            guard let newline = utf8[start...].firstIndex(of: 0x0A) else { break }
+            if utf8[start..<newline].allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                start = utf8.index(after: newline)
+            } else {
+                break
+            }
+        }
+        let end = utf8[start...].firstIndex(of: 0x0A) ?? utf8.endIndex
+        // A dateline is short: a long first line is the story's first paragraph.
+        guard utf8.distance(from: start, to: end) <= 200 else { return (Substring(text), nil) }
+        let first = String(Substring(utf8[start..<end]))
+        guard let dateline = Dateline(first), dateline.byline == nil else { return (Substring(text), nil) }
+        return (Substring(utf8[end...]), dateline.iso)
     }
 
-    struct Record {
-        var fields: [String]
-        /// The 1-based line the record starts on, for messages.
-        var line: Int
-    }
-
-    /// Splits CSV into records: quoted fields may hold commas, doubled quotes and line breaks;
-    /// records end with LF or CRLF (the text arrives with CRLF already normalised to LF).
-    static func records(_ text: String) throws(ImportError) -> [Record] {
-        var records: [Record] = []
-        var fields: [String] = []
-        var field = String.UnicodeScalarView()
-        var line = 1
-        var recordLine = 1
+    /// Scans one record starting at `start`: quoted fields may hold commas, doubled quotes and line breaks;
+    /// a record ends with LF or CRLF.
+    /// - Returns: The fields, the index after the record, and the line breaks it spanned; `nil` when the
+    ///   buffer ends inside the record and more may come (`atEOF` false).
+    /// - Throws: An unterminated quote at the end of the input.
+    static func scanRecord(_ bytes: [UInt8], from start: Int, atEOF: Bool, line: Int) throws(ImportError)
+        -> (fields: [[UInt8]], end: Int, lines: Int)?
+    {
+        var fields: [[UInt8]] = []
+        var field: [UInt8] = []
+        var index = start
+        var lines = 0
         var inQuotes = false
-        var quoteLine = 1
+        var quoteLine = line
         var atFieldStart = true
-        var scalars = text.unicodeScalars.makeIterator()
-        var pending: Unicode.Scalar? = nil
-
-        func endField() {
-            fields.append(String(field))
-            field = String.UnicodeScalarView()
-            atFieldStart = true
-        }
-        func endRecord() {
-            endField()
-            records.append(Record(fields: fields, line: recordLine))
-            fields = []
-        }
-
-        while let scalar = pending ?? scalars.next() {
-            pending = nil
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
             if inQuotes {
-                if scalar == "\"" {
-                    let next = scalars.next()
-                    if next == "\"" {
-                        field.append("\"")
-                    } else {
+                if byte == 0x22 {
+                    if index + 1 < count {
+                        if bytes[index + 1] == 0x22 {
+                            field.append(0x22)
+                            index += 2
+                            continue
+                        }
                         inQuotes = false
-                        pending = next
+                        index += 1
+                        continue
                     }
-                } else {
-                    if scalar == "\n" { line += 1 }
-                    field.append(scalar)
+                    // A quote at the end of the buffer: doubled or closing, the next chunk says.
+                    if !atEOF { return nil }
+                    inQuotes = false
+                    index += 1
+                    continue
                 }
+                if byte == 0x0A { lines += 1 }
+                // Runs of plain bytes inside quotes, copied at once.
+                var run = index + 1
+                while run < count, bytes[run] != 0x22, bytes[run] != 0x0A { run += 1 }
+                field.append(contentsOf: bytes[index..<run])
+                index = run
                 continue
             }
-            switch scalar {
-            case "\"" where atFieldStart:
+            switch byte {
+            case 0x22 where atFieldStart:
                 inQuotes = true
-                quoteLine = line
-                field = String.UnicodeScalarView()  // only spaces so far
+                quoteLine = line + lines
+                field.removeAll(keepingCapacity: true)  // only spaces so far
                 atFieldStart = false
-            case ",":
-                endField()
-            case "\n":
-                endRecord()
-                line += 1
-                recordLine = line
-            case "\r":
-                break  // a lone CR was normalised away; tolerate one anyway
+                index += 1
+            case 0x2C:
+                fields.append(field)
+                field = []
+                atFieldStart = true
+                index += 1
+            case 0x0A:
+                fields.append(field)
+                return (fields, index + 1, lines + 1)
+            case 0x0D:
+                index += 1  // CRLF, or a lone CR: not part of a field
             default:
                 // Spaces before an opening quote are tolerated; anything else makes the field unquoted.
-                if !(atFieldStart && scalar == " ") { atFieldStart = false }
-                field.append(scalar)
+                if !(atFieldStart && byte == 0x20) { atFieldStart = false }
+                field.append(byte)
+                index += 1
             }
         }
+        guard atEOF else { return nil }
         if inQuotes {
             throw ImportError(
                 "CSV has an unterminated quoted field starting on line \(quoteLine); close the quote with \"")
         }
-        if fields.isEmpty == false || field.isEmpty == false { endRecord() }
-        return records
+        if index == start { return nil }
+        fields.append(field)
+        return (fields, index, lines)
     }
 }

@@ -39,6 +39,53 @@ enum JSONImporter {
         return articles
     }
 
+    /// One array element, as bytes, read as an article.
+    static func article(data: Data, location: String) throws(ImportError) -> ImportedArticle {
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw ImportError("\(location) is invalid JSON (\(reason(error)))")
+        }
+        guard let object = value as? [String: Any] else { throw ImportError("\(location) is a \(kind(value)), not an object") }
+        return try article(object, location: location)
+    }
+
+    /// The index just after the JSON value starting at `start` (after whitespace), or `nil` when the buffer
+    /// ends inside it. Strings and escapes are followed; nesting is counted.
+    static func elementEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+        var index = start
+        var depth = 0
+        var inString = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if byte == 0x5C {
+                    index += 2
+                    continue
+                }
+                if byte == 0x22 { inString = false }
+                index += 1
+                if !inString, depth == 0 { return index }
+                continue
+            }
+            switch byte {
+            case 0x22: inString = true
+            case 0x7B, 0x5B: depth += 1
+            case 0x7D, 0x5D:
+                if depth == 0 { return index }
+                depth -= 1
+                if depth == 0 { return index + 1 }
+            case 0x2C where depth == 0:
+                return index
+            default:
+                break
+            }
+            index += 1
+        }
+        return nil
+    }
+
     private static func article(_ object: [String: Any], location: String?) throws(ImportError) -> ImportedArticle {
         let place = location ?? "JSON article"
         func string(_ keys: [String]) throws(ImportError) -> String? {
@@ -102,7 +149,21 @@ enum JSONImporter {
 
     /// A body of paragraphs in tags, as feeds' `content` often is.
     private static func looksLikeHTML(_ text: String) -> Bool {
-        (try? #/(?i)<(p|br|div|h[1-6]|ul|ol|li|blockquote)(\s[^>]*)?/?>/#.firstMatch(in: text)) != nil
+        var scanner = ByteScanner(text)
+        let tags = ["p", "br", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote"]
+        while let open = scanner.bytes[scanner.position...].firstIndex(of: UInt8(ascii: "<")) {
+            scanner.position = open + 1
+            let start = scanner.position
+            for tag in tags {
+                scanner.position = start
+                guard scanner.take(word: tag), let next = scanner.peek else { continue }
+                if next == UInt8(ascii: ">") || next == UInt8(ascii: "/") || next == 0x20 || next == 0x09 || next == 0x0A {
+                    return true
+                }
+            }
+            scanner.position = start
+        }
+        return false
     }
 
     private static func kind(_ value: Any) -> String {

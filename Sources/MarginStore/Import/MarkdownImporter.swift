@@ -262,7 +262,7 @@ enum MarkdownImporter {
                 )
             } while result != previous
         }
-        result = HTMLImporter.decodeEntities(result)
+        result = HTMLEntities.decodeEntities(result)
 
         var restored = String.UnicodeScalarView()
         for scalar in result.unicodeScalars {

@@ -111,7 +111,8 @@ enum PlainTextImporter {
 }
 
 /// A dateline such as "March 17, 2021 - 09:15 By Yonhap", "Friday, January 4, 2019", "17 March 2021 14:05 KST"
-/// or "2021-03-17 09:15"; the whole line must be one.
+/// or "2021-03-17 09:15"; the whole line must be one. Read by a hand-written scanner (it runs on the first
+/// line of every imported row).
 struct Dateline {
     /// "2021-03-17T09:15" when the line gives a time, else "2021-03-17".
     var iso: String
@@ -120,82 +121,196 @@ struct Dateline {
 
     init?(_ line: String) {
         let line = line.trimmed()
-        guard line.count <= 160 else { return nil }
-        let regex =
-            #/
-            (?i)^
-            (?:(?:published|updated|posted|date|dateline)\s*:?\s*)?
-            (?:(?:mon|tue|tues|wed|wednes|thu|thur|thurs|fri|sat|satur|sun)(?:day)?\.?,?\s+)?
-            (?:
-                (?<month1>[a-z]{3,9})\.?\s+(?<day1>\d{1,2})(?:st|nd|rd|th)?,?\s+(?<year1>\d{4})
-              | (?<day2>\d{1,2})(?:st|nd|rd|th)?\s+(?<month2>[a-z]{3,9})\.?,?\s+(?<year2>\d{4})
-              | (?<year3>\d{4})[-/.](?<month3>\d{1,2})[-/.](?<day3>\d{1,2})
-            )
-            (?:
-                (?:\s*[-–—,|]\s*|\s+at\s+|\s+|T)
-                (?<hour>\d{1,2}):(?<minute>\d{2})(?::\d{2})?
-                (?:\s*(?<ampm>[ap])\.?m\.?)?
-                (?:\s*\(?(?:KST|JST|UTC|GMT|EST|EDT|CST|CDT|PST|PDT|CET|CEST|BST|ET|PT)\)?)?
-            )?
-            (?:\s*[-–—|,]?\s*by\s+(?<by>\S.*?))?
-            \s*$
-            /#
-        guard let match = try? regex.wholeMatch(in: line) else { return nil }
-        let out = match.output
-        let year: Int?
-        let month: Int?
-        let day: Int?
-        if let y = out.year1, let m = out.month1, let d = out.day1 {
-            (year, month, day) = (Int(y), Dateline.month(named: String(m)), Int(d))
-        } else if let y = out.year2, let m = out.month2, let d = out.day2 {
-            (year, month, day) = (Int(y), Dateline.month(named: String(m)), Int(d))
-        } else if let y = out.year3, let m = out.month3, let d = out.day3 {
-            (year, month, day) = (Int(y), Int(m), Int(d))
+        guard line.utf8.count <= 160 || line.utf8.count <= 480 && line.count <= 160, let first = line.utf8.first,
+            ByteScanner.isLetter(first) || ByteScanner.isDigit(first)
+        else { return nil }
+        var scanner = ByteScanner(line)
+
+        // (published|updated|posted|date|dateline)\s*:?\s*
+        let mark = scanner.position
+        if let word = scanner.letters(), ["published", "updated", "posted", "date", "dateline"].contains(word) {
+            scanner.skipSpaces()
+            _ = scanner.take(":")
+            scanner.skipSpaces()
         } else {
-            return nil
+            scanner.position = mark
         }
-        guard let year, let month, let day, (1...12).contains(month),
-            (1...Dateline.days(in: month, of: year)).contains(day)
+        // A weekday: "Friday, ", "Fri. "
+        let beforeWeekday = scanner.position
+        if let word = scanner.letters(), Self.weekday(word) {
+            _ = scanner.take(".")
+            _ = scanner.take(",")
+            if scanner.skipSpaces() == 0 { scanner.position = beforeWeekday }
+        } else {
+            scanner.position = beforeWeekday
+        }
+        guard let (year, month, day) = Self.date(&scanner), (1...12).contains(month),
+            (1...Self.days(in: month, of: year)).contains(day)
         else { return nil }
         var iso = String(format: "%04d-%02d-%02d", year, month, day)
-        if let h = out.hour, let m = out.minute, var hour = Int(h), let minute = Int(m) {
-            if let ampm = out.ampm {
-                guard (1...12).contains(hour) else { return nil }
-                hour = hour % 12 + (ampm.lowercased() == "p" ? 12 : 0)
-            }
+
+        // An optional time after a separator.
+        let beforeTime = scanner.position
+        if let (hour, minute) = Self.time(&scanner) {
             guard (0...23).contains(hour), (0...59).contains(minute) else { return nil }
             iso += String(format: "T%02d:%02d", hour, minute)
+        } else {
+            scanner.position = beforeTime
         }
+
+        // An optional "By NAME" to the end.
+        var byline: String? = nil
+        let beforeBy = scanner.position
+        scanner.skipSpaces()
+        if Self.takeDash(&scanner) || scanner.take("|") || scanner.take(",") { scanner.skipSpaces() }
+        if scanner.take(word: "by"), scanner.skipSpaces() > 0, !scanner.atEnd {
+            byline = String(decoding: scanner.bytes[scanner.position...], as: UTF8.self).trimmed()
+            scanner.position = scanner.bytes.count
+        } else {
+            scanner.position = beforeBy
+        }
+        scanner.skipSpaces()
+        guard scanner.atEnd else { return nil }
         self.iso = iso
-        self.byline = out.by.map { String($0).trimmed() }
+        self.byline = byline
+    }
+
+    /// month day, year | day month year | year-mm-dd
+    private static func date(_ scanner: inout ByteScanner) -> (Int, Int, Int)? {
+        let start = scanner.position
+        // "March 17, 2021", "Mar. 17th 2021"
+        if let name = scanner.letters(), (3...9).contains(name.count) {
+            _ = scanner.take(".")
+            if scanner.skipSpaces() > 0, let day = scanner.digits(atMost: 2) {
+                _ = ordinal(&scanner)
+                _ = scanner.take(",")
+                if scanner.skipSpaces() > 0, let year = scanner.digits(exactly: 4) {
+                    return month(named: name).map { (year, $0, day) } ?? (year, 0, day)
+                }
+            }
+        }
+        scanner.position = start
+        // "17 March 2021", "4th Jan. 2019"
+        if let day = scanner.digits(atMost: 2) {
+            let afterDay = scanner.position
+            _ = ordinal(&scanner)
+            if scanner.skipSpaces() > 0, let name = scanner.letters(), (3...9).contains(name.count) {
+                _ = scanner.take(".")
+                _ = scanner.take(",")
+                if scanner.skipSpaces() > 0, let year = scanner.digits(exactly: 4) {
+                    return month(named: name).map { (year, $0, day) } ?? (year, 0, day)
+                }
+            }
+            scanner.position = afterDay
+        }
+        scanner.position = start
+        // "2021-03-17", "2021/3/17", "2021.03.17"
+        if let year = scanner.digits(exactly: 4), let separator = scanner.peek,
+            [UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: ".")].contains(separator)
+        {
+            scanner.position += 1
+            if let month = scanner.digits(atMost: 2), let second = scanner.peek,
+                [UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: ".")].contains(second)
+            {
+                scanner.position += 1
+                if let day = scanner.digits(atMost: 2) { return (year, month, day) }
+            }
+        }
+        return nil
+    }
+
+    private static func ordinal(_ scanner: inout ByteScanner) -> Bool {
+        for suffix in ["st", "nd", "rd", "th"] where scanner.take(word: suffix) { return true }
+        return false
+    }
+
+    /// (\s*[-–—,|]\s* | \s+at\s+ | \s+ | T) hh:mm[:ss] [\s*[ap].?m.?] [\s*(?ZONE)?]
+    private static func time(_ scanner: inout ByteScanner) -> (Int, Int)? {
+        let start = scanner.position
+        let spaces = scanner.skipSpaces()
+        if takeDash(&scanner) || scanner.take(",") || scanner.take("|") {
+            scanner.skipSpaces()
+        } else if spaces > 0 {
+            let mark = scanner.position
+            if !(scanner.take(word: "at") && scanner.skipSpaces() > 0) { scanner.position = mark }
+        } else if !scanner.take("T") {
+            scanner.position = start
+            return nil
+        }
+        guard var hour = scanner.digits(atMost: 2), scanner.take(":"), let minute = scanner.digits(exactly: 2) else {
+            scanner.position = start
+            return nil
+        }
+        let afterMinute = scanner.position
+        if scanner.take(":"), scanner.digits(exactly: 2) == nil { scanner.position = afterMinute }
+        let beforeMeridiem = scanner.position
+        scanner.skipSpaces()
+        if let letter = scanner.peek.map(ByteScanner.lower), letter == UInt8(ascii: "a") || letter == UInt8(ascii: "p") {
+            scanner.position += 1
+            _ = scanner.take(".")
+            if scanner.take(word: "m") {
+                _ = scanner.take(".")
+                guard (1...12).contains(hour) else { return (99, 99) }
+                hour = hour % 12 + (letter == UInt8(ascii: "p") ? 12 : 0)
+            } else {
+                scanner.position = beforeMeridiem
+            }
+        } else {
+            scanner.position = beforeMeridiem
+        }
+        let beforeZone = scanner.position
+        scanner.skipSpaces()
+        let parenthesis = scanner.take("(")
+        if let zone = scanner.letters(),
+            ["kst", "jst", "utc", "gmt", "est", "edt", "cst", "cdt", "pst", "pdt", "cet", "cest", "bst", "et", "pt"]
+                .contains(zone)
+        {
+            if parenthesis { _ = scanner.take(")") }
+        } else {
+            scanner.position = beforeZone
+        }
+        return (hour, minute)
+    }
+
+    /// "-", "–" or "—".
+    private static func takeDash(_ scanner: inout ByteScanner) -> Bool {
+        if scanner.take("-") { return true }
+        let bytes = scanner.bytes
+        let p = scanner.position
+        if p + 2 < bytes.count, bytes[p] == 0xE2, bytes[p + 1] == 0x80,
+            bytes[p + 2] == 0x93 || bytes[p + 2] == 0x94
+        {
+            scanner.position += 3
+            return true
+        }
+        return false
+    }
+
+    static func weekday(_ word: String) -> Bool {
+        let stems = ["mon", "tue", "tues", "wed", "wednes", "thu", "thur", "thurs", "fri", "sat", "satur", "sun"]
+        if stems.contains(word) { return true }
+        return word.hasSuffix("day") && stems.contains(String(word.dropLast(3)))
     }
 
     /// The name in a line like "By John Smith" or "By John Smith, Reuters"; `nil` for anything else.
     static func byline(_ line: String) -> String? {
         let line = line.trimmed()
-        guard line.count <= 100, let match = try? #/(?i)^by\s+(?<name>\S.*)$/#.wholeMatch(in: line) else { return nil }
-        let name = String(match.output.name).trimmed()
+        guard line.count <= 100 else { return nil }
+        var scanner = ByteScanner(line)
+        guard scanner.take(word: "by"), scanner.skipSpaces() > 0, !scanner.atEnd else { return nil }
+        let name = String(decoding: scanner.bytes[scanner.position...], as: UTF8.self).trimmed()
         // "By the time …" opens a sentence, not a byline: names are capitalised and short.
         guard name.first?.isUppercase == true, name.split(separator: " ").count <= 8, name.hasSuffix(".") == false
         else { return nil }
         return name
     }
 
-    /// Normalises a date string from a feed or front matter: ISO 8601 passes through (a space before the time
-    /// becomes "T"); a dateline-style date becomes ISO; anything else is `nil`.
+    /// Normalises a date string from a feed or front matter (see `DateText.iso(from:)`).
     static func iso(from text: String?) -> String? {
-        guard let text = text?.trimmed(), text.isEmpty == false else { return nil }
-        let isoPattern = #/\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?/#
-        if (try? isoPattern.wholeMatch(in: text)) != nil {
-            var characters = Array(text)
-            if characters.count > 10 { characters[10] = "T" }
-            return String(characters)
-        }
-        return Dateline(text)?.iso
+        DateText.iso(from: text)
     }
 
     static func month(named name: String) -> Int? {
-        let names = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
         let lower = name.lowercased()
         guard lower.count >= 3 else { return nil }
         let full = [
@@ -204,6 +319,7 @@ struct Dateline {
         ]
         if let i = full.firstIndex(of: lower) { return i + 1 }
         if lower == "sept" { return 9 }
+        let names = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
         return names.firstIndex(of: lower).map { $0 + 1 }
     }
 

@@ -75,38 +75,62 @@ public struct VersionVector: Hashable, Codable, Sendable, CustomStringConvertibl
     var json: JSONValue { .object(seqs.mapValues { .int($0) }) }
 }
 
-/// One write of one field of one entity: the unit the change log records and sync ships.
-public struct Change: Codable, Sendable, Hashable {
+/// One field of a change: its new value, and the writes of that field the author could see.
+public struct FieldWrite: Sendable, Hashable {
+    public var field: String
+    public var value: JSONValue
+    /// The dots of the writes to this field of this entity that the author could see when
+    /// writing (usually one; several when the write settles a conflict; none for a first write).
+    public var supersedes: [Dot]
+
+    public init(field: String, value: JSONValue, supersedes: [Dot] = []) {
+        self.field = field
+        self.value = value
+        self.supersedes = supersedes
+    }
+}
+
+/// One change: writes of one or more fields of one entity, made together by one replica.
+///
+/// Its dot `(origin, seq)` names every write it holds; a later write supersedes it field by
+/// field (`FieldWrite.supersedes`), so one change can be live in one field and superseded in
+/// another. Changes travel in runs (`Run`), which carry the origin and the seqs.
+public struct Change: Sendable, Hashable {
     public var origin: String
     public var seq: Int64
     public var hlc: HLC
     public var entity: EntityKind
     public var entityID: String
-    public var field: String
-    public var value: JSONValue
-    /// The dots of the writes to this field that the author could see when writing.
-    public var supersedes: [Dot]
+    /// The fields written, in field order, each at most once.
+    public var writes: [FieldWrite]
     /// For deletes: the author's version vector, so an edit the delete had not seen is told apart.
     public var context: VersionVector?
 
     public init(
-        origin: String, seq: Int64, hlc: HLC, entity: EntityKind, entityID: String, field: String,
-        value: JSONValue, supersedes: [Dot] = [], context: VersionVector? = nil
+        origin: String, seq: Int64, hlc: HLC, entity: EntityKind, entityID: String, writes: [FieldWrite],
+        context: VersionVector? = nil
     ) {
         self.origin = origin
         self.seq = seq
         self.hlc = hlc
         self.entity = entity
         self.entityID = entityID
-        self.field = field
-        self.value = value
-        self.supersedes = supersedes
+        self.writes = writes
         self.context = context
+    }
+
+    /// A change of one field.
+    public init(
+        origin: String, seq: Int64, hlc: HLC, entity: EntityKind, entityID: String, field: String,
+        value: JSONValue, supersedes: [Dot] = [], context: VersionVector? = nil
+    ) {
+        self.init(
+            origin: origin, seq: seq, hlc: hlc, entity: entity, entityID: entityID,
+            writes: [FieldWrite(field: field, value: value, supersedes: supersedes)], context: context)
     }
 
     public var dot: Dot { Dot(origin: origin, seq: seq) }
 
-    enum CodingKeys: String, CodingKey {
-        case origin, seq, hlc, entity, entityID = "entity_id", field, value, supersedes, context
-    }
+    /// The write of `field`, if this change writes it.
+    public func write(of field: String) -> FieldWrite? { writes.first { $0.field == field } }
 }

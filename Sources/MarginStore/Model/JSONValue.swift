@@ -32,77 +32,84 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// Canonical JSON text.
     public var canonical: String {
-        var out = ""
+        var out: [UInt8] = []
+        write(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Canonical JSON bytes.
+    public var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
         write(into: &out)
         return out
     }
 
     public var description: String { canonical }
 
-    private func write(into out: inout String) {
+    /// Appends the canonical JSON of this value: sorted keys, no spaces, the escapes JSON requires
+    /// and no others.
+    public func write(into out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): JSONValue.writeInt(i, into: &out)
         case .string(let s): JSONValue.writeString(s, into: &out)
         case .array(let a):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 v.write(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let o):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, key) in o.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(key, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 o[key]!.write(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        // Most text needs no escape (no quote, backslash or control character): copied whole.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out += s
-            out += "\""
+    /// Appends an integer in decimal.
+    public static func writeInt(_ value: Int64, into out: inout [UInt8]) {
+        if value >= 0, value < 10 {
+            out.append(UInt8(value) + 0x30)
             return
         }
-        // Escaped byte by byte: every byte of a multi-byte UTF-8 sequence is 0x80 or more, so
-        // only ASCII needs looking at.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(s.utf8.count + 16)
-        for byte in s.utf8 {
-            let escaped: UInt8
-            switch byte {
-            case UInt8(ascii: "\""): escaped = UInt8(ascii: "\"")
-            case UInt8(ascii: "\\"): escaped = UInt8(ascii: "\\")
-            case UInt8(ascii: "\n"): escaped = UInt8(ascii: "n")
-            case UInt8(ascii: "\r"): escaped = UInt8(ascii: "r")
-            case UInt8(ascii: "\t"): escaped = UInt8(ascii: "t")
-            case 0..<0x20:
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(UInt8(ascii: "u"))
-                bytes.append(UInt8(ascii: "0"))
-                bytes.append(UInt8(ascii: "0"))
-                bytes.append(hexDigits[Int(byte >> 4)])
-                bytes.append(hexDigits[Int(byte & 0xF)])
-                continue
-            default:
-                bytes.append(byte)
-                continue
+        out.append(contentsOf: String(value).utf8)
+    }
+
+    /// Appends a JSON string: quotes, backslashes and control characters escaped.
+    public static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            // Most text needs no escape (no quote, backslash or control character): copied whole.
+            var runStart = 0
+            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
+                runStart = i + 1
+                out.append(UInt8(ascii: "\\"))
+                switch byte {
+                case 0x22: out.append(0x22)
+                case 0x5C: out.append(0x5C)
+                case 0x0A: out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                default:
+                    out.append(contentsOf: "u00".utf8)
+                    out.append(hexDigits[Int(byte >> 4)])
+                    out.append(hexDigits[Int(byte & 0xF)])
+                }
             }
-            bytes.append(UInt8(ascii: "\\"))
-            bytes.append(escaped)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
         }
-        out += String(decoding: bytes, as: UTF8.self)
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     public init(from decoder: any Decoder) throws {

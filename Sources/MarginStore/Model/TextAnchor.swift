@@ -10,8 +10,10 @@ public enum TextAnchor {
     /// The target for the code points `start..<end` of `body`.
     /// - Throws: `StoreError.positionOutOfRange` when the span is empty or outside the body.
     public static func target(in body: String, start: Int, end: Int, revision: String? = nil) throws -> TextTarget {
-        if start == end {
-            throw StoreError.invalidArgument("positions \(start)..<\(end) are an empty span; give --end greater than --start")
+        if start >= end {
+            throw StoreError.invalidArgument(
+                start == end ? "positions \(start)..<\(end) are an empty span; give --end greater than --start"
+                    : "--end \(end) is before --start \(start); give --end greater than --start")
         }
         // Walks the scalars once, up to the end of the suffix (no copy of the body).
         let scalars = body.unicodeScalars
@@ -29,6 +31,12 @@ public enum TextAnchor {
     }
 
     /// The target for the one occurrence of `exact` in `body` that `prefix`/`suffix` single out.
+    ///
+    /// Typed text matches typographic text: straight quotes and apostrophes match curly ones,
+    /// a hyphen matches a dash, a space matches any run of white space (a non-breaking space, a
+    /// line break). The context may be given with or without the space at its boundary with the
+    /// quote. The target's offsets and text are the body's own, as stored. When several places
+    /// match only that way and one of them has exactly the typed characters, that one is meant.
     /// - Throws: `StoreError.quoteNotFound`, or `.ambiguousQuote` listing the occurrences.
     public static func target(
         in body: String, exact: String, prefix: String? = nil, suffix: String? = nil, revision: String? = nil,
@@ -37,29 +45,61 @@ public enum TextAnchor {
         let exact = exact.precomposedStringWithCanonicalMapping
         guard !exact.isEmpty else { throw StoreError.invalidArgument("the quote is empty; give the text to highlight") }
         let scalars = Array(body.unicodeScalars)
-        let needle = Array(exact.unicodeScalars)
-        let prefixScalars = prefix.map { Array($0.precomposedStringWithCanonicalMapping.unicodeScalars) } ?? []
-        let suffixScalars = suffix.map { Array($0.precomposedStringWithCanonicalMapping.unicodeScalars) } ?? []
-        let all = occurrences(of: needle, in: scalars)
-        let matching = all.filter { start in
-            let end = start + needle.count
-            let before = scalars[max(0, start - prefixScalars.count)..<start]
-            let after = scalars[end..<min(scalars.count, end + suffixScalars.count)]
-            return before.elementsEqual(prefixScalars) && after.elementsEqual(suffixScalars)
+        let text = NormalizedText(scalars[...])
+        let needle = NormalizedText(Array(exact.unicodeScalars)[...]).values
+        func normalized(_ s: String?) -> [UInt32] {
+            guard let s else { return [] }
+            return NormalizedText(Array(s.precomposedStringWithCanonicalMapping.unicodeScalars)[...]).values
+        }
+        // The boundary space is optional: compared without it on both sides.
+        var before = normalized(prefix)
+        while before.last == 0x20 { before.removeLast() }
+        var after = normalized(suffix)
+        while after.first == 0x20 { after.removeFirst() }
+        let values = text.values
+        var matching: [(start: Int, end: Int)] = []
+        for n in occurrences(of: needle, in: values) {
+            var b = n
+            while b > 0, values[b - 1] == 0x20, !before.isEmpty { b -= 1 }
+            guard b >= before.count, values[(b - before.count)..<b].elementsEqual(before) else { continue }
+            var e = n + needle.count
+            while e < values.count, values[e] == 0x20, !after.isEmpty { e += 1 }
+            guard e + after.count <= values.count, values[e..<(e + after.count)].elementsEqual(after) else { continue }
+            matching.append(text.originalSpan(n, n + needle.count))
+        }
+        if matching.count > 1 {
+            // Typed exactly as it stands in one place only: that place.
+            let typed = Array(exact.unicodeScalars)
+            let verbatim = matching.filter { scalars[$0.start..<$0.end].elementsEqual(typed) }
+            if verbatim.count == 1 { matching = verbatim }
         }
         if matching.isEmpty {
             throw StoreError.quoteNotFound(quote: exact, article: articleID)
         }
         if matching.count > 1 {
-            let described = matching.prefix(10).map { start in
-                let end = start + needle.count
-                let before = string(scalars[max(0, start - 20)..<start]).replacingOccurrences(of: "\n", with: " ")
-                let after = string(scalars[end..<min(scalars.count, end + 20)]).replacingOccurrences(of: "\n", with: " ")
-                return "at \(start)..<\(end): …\(before)[\(exact)]\(after)…"
+            let described = matching.prefix(10).map { span in
+                let before = string(scalars[max(0, span.start - 20)..<span.start]).replacingOccurrences(of: "\n", with: " ")
+                let after = string(scalars[span.end..<min(scalars.count, span.end + 20)])
+                    .replacingOccurrences(of: "\n", with: " ")
+                return "at \(span.start)..<\(span.end): …\(before)[\(string(scalars[span.start..<span.end]))]\(after)…"
             }
             throw StoreError.ambiguousQuote(quote: exact, occurrences: described)
         }
-        return try target(in: body, start: matching[0], end: matching[0] + needle.count, revision: revision)
+        return try target(in: body, start: matching[0].start, end: matching[0].end, revision: revision)
+    }
+
+    /// Start offsets of every occurrence of `needle` in `haystack`, overlapping ones included.
+    static func occurrences(of needle: [UInt32], in haystack: [UInt32]) -> [Int] {
+        guard !needle.isEmpty, needle.count <= haystack.count else { return [] }
+        var result: [Int] = []
+        let first = needle[0]
+        let last = haystack.count - needle.count
+        var i = 0
+        while i <= last {
+            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { result.append(i) }
+            i += 1
+        }
+        return result
     }
 
     /// Start offsets (in code points) of every occurrence of `needle`, overlapping ones included.

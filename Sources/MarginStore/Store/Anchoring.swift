@@ -1,11 +1,12 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Keeps the annotation table's anchor columns equal to `Reanchor`'s answer for the current bodies.
 ///
 /// Runs inside every write transaction that changes an article's body or an annotation's target
 /// (a local import or edit, or a synced change), so placements are never stale. The old revisions'
-/// texts come from the change log: every body an article ever had is a `body` change there, named
+/// texts come from the change log: every body an article ever had is a `body` write there, named
 /// by its SHA-256 (the annotation's `revision`).
 enum Anchoring {
     /// The meta key of this store's re-anchoring threshold (`margin reanchor --min-score`).
@@ -33,10 +34,10 @@ enum Anchoring {
         guard !articles.isEmpty || !annotations.isEmpty else { return }
         var byArticle: [String: [Row]] = [:]
         for article in articles {
-            byArticle[article] = try rows(db, sql: "WHERE article_id = ?", [article])
+            byArticle[article] = try rows(db, sql: "WHERE article_id = ?", [.text(article)])
         }
         for id in annotations {
-            for row in try rows(db, sql: "WHERE id = ?", [id]) where !articles.contains(row.articleID) {
+            for row in try rows(db, sql: "WHERE id = ?", [.text(id)]) where !articles.contains(row.articleID) {
                 byArticle[row.articleID, default: []].append(row)
             }
         }
@@ -53,45 +54,60 @@ enum Anchoring {
         try refresh(db, articles: Set(articles), annotations: [])
     }
 
-    static func rows(_ db: Database, sql whereClause: String, _ arguments: StatementArguments) throws -> [Row] {
-        let statement = try db.cachedStatement(sql: """
+    static func rows(_ db: Database, sql whereClause: String, _ values: [Statements.Value]) throws -> [Row] {
+        var out: [Row] = []
+        try Statements(db: db).each(
+            """
             SELECT id, article_id, exact, prefix, suffix, start, "end", revision,
                    anchor_state, anchor_start, anchor_end, anchor_score, anchor_method
             FROM annotation \(whereClause)
-            """)
-        return try GRDB.Row.fetchAll(statement, arguments: arguments).compactMap { row in
-            guard let article: String = row["article_id"], let exact: String = row["exact"] else { return nil }
-            return Row(
-                id: row["id"], articleID: article,
+            """, values
+        ) { row in
+            guard let article = Statements.optionalText(row, 1), let exact = Statements.optionalText(row, 2) else { return }
+            var anchor: AnchorState?
+            if let state = Statements.optionalText(row, 8) {
+                var placement: Reanchor.Placement?
+                if sqlite3_column_type(row, 9) != SQLITE_NULL, sqlite3_column_type(row, 10) != SQLITE_NULL {
+                    placement = Reanchor.Placement(
+                        start: Int(sqlite3_column_int64(row, 9)), end: Int(sqlite3_column_int64(row, 10)),
+                        score: sqlite3_column_double(row, 11),
+                        method: Reanchor.Method(rawValue: Statements.optionalText(row, 12) ?? "") ?? .unchanged)
+                }
+                anchor = state == "anchored" && placement != nil ? .anchored(placement!) : .orphan(best: placement)
+            }
+            out.append(Row(
+                id: Statements.text(row, 0), articleID: article,
                 target: TextTarget(
-                    exact: exact, prefix: row["prefix"] ?? "", suffix: row["suffix"] ?? "",
-                    start: row["start"] ?? 0, end: row["end"] ?? 0, revision: row["revision"]),
-                anchor: Store.anchor(row))
+                    exact: exact, prefix: Statements.optionalText(row, 3) ?? "", suffix: Statements.optionalText(row, 4) ?? "",
+                    start: Int(sqlite3_column_int64(row, 5)), end: Int(sqlite3_column_int64(row, 6)),
+                    revision: Statements.optionalText(row, 7)),
+                anchor: anchor))
         }
+        return out
     }
 
     /// The placements of `rows` (annotations of `article`) in its current body, in the order of
     /// `rows`; nil for each when the body is not known yet.
     static func compute(_ db: Database, article: String, rows: [Row], minScore: Double) throws -> [(id: String, anchor: AnchorState?)] {
         guard !rows.isEmpty else { return [] }
-        // The hash and length (SQLite counts code points) decide the usual case without reading
-        // the body into memory.
-        guard let current = try GRDB.Row.fetchOne(
-            db.cachedStatement(sql: "SELECT content_hash, length(body) FROM article WHERE id = ? AND body IS NOT NULL"),
-            arguments: [article])
-        else {
-            return rows.map { ($0.id, nil) }
-        }
+        // The hash and length (in code points) decide the usual case without reading the body.
+        let statements = Statements(db: db)
+        var current: (hash: String?, length: Int)?
+        try statements.each(
+            "SELECT content_hash, ifnull(body_length, length(body)) FROM article WHERE id = ? AND body IS NOT NULL",
+            [.text(article)]
+        ) { row in current = (Statements.optionalText(row, 0), Int(sqlite3_column_int64(row, 1))) }
+        guard let current else { return rows.map { ($0.id, nil) } }
         var text: String?
         func body() throws -> String {
             if let text { return text }
-            let read = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT body FROM article WHERE id = ?"), arguments: [article]) ?? ""
+            var read = ""
+            try statements.each("SELECT body FROM article WHERE id = ?", [.text(article)]) { row in read = Statements.text(row, 0) }
             text = read
             return read
         }
-        let hash: String = try current[0] ?? ArticleIdentity.sha256Hex(body())
-        let length: Int = current[1]
+        let hash: String = try current.hash ?? ArticleIdentity.sha256Hex(body())
+        let length = current.length
         var result: [AnchorState?] = Array(repeating: nil, count: rows.count)
         var pending: [String?: [Int]] = [:]
         for (i, row) in rows.enumerated() {
@@ -117,10 +133,8 @@ enum Anchoring {
     /// Every body the article has had, by content hash, from the change log.
     static func revisionTexts(_ db: Database, article: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        let values = try String.fetchAll(
-            db.cachedStatement(sql: "SELECT value FROM change WHERE entity_id = ? AND field = 'body'"), arguments: [article])
-        for value in values {
-            if case .string(let text)? = try? JSONValue.parse(value) {
+        for change in try ChangeLog.changes(ofEntity: article, Statements(db: db)) {
+            if case .string(let text)? = change.write(of: "body")?.value {
                 out[ArticleIdentity.sha256Hex(text)] = text
             }
         }
@@ -128,12 +142,14 @@ enum Anchoring {
     }
 
     static func store(_ db: Database, _ outcomes: [(id: String, anchor: AnchorState?)]) throws {
-        let statement = try db.cachedStatement(sql: """
-            UPDATE annotation SET anchor_state = ?, anchor_start = ?, anchor_end = ?, anchor_score = ?, anchor_method = ?
-            WHERE id = ?
-            """)
+        let statements = Statements(db: db)
         for (id, anchor) in outcomes {
-            try statement.execute(arguments: StatementArguments(columns(anchor).map(\.value) + [id.databaseValue]))
+            try statements.run(
+                """
+                UPDATE annotation SET anchor_state = ?, anchor_start = ?, anchor_end = ?, anchor_score = ?, anchor_method = ?
+                WHERE id = ?
+                """,
+                columns(anchor).map { Statements.Value($0.value) } + [.text(id)])
         }
     }
 

@@ -13,6 +13,7 @@ enum Migrations {
                 try db.execute(sql: sql)
                 // Data steps: a new derived column is filled in the migration that adds it.
                 if name == "0003_anchor.sql" { try Anchoring.refreshAll(db) }
+                if name == "0006_runs.sql" { try LegacyHistory.convert(db) }
             }
         }
         return migrator

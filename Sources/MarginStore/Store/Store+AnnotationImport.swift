@@ -50,7 +50,7 @@ extension Store {
         let key = item.sourceID.map { "\(item.origin)\n\($0)" }
             ?? "\(item.origin)\n\(item.source)\n\(item.exact ?? "")\n\(item.start ?? -1)\n\(item.note ?? "")"
         // A name-based UUID (version 8 layout) from the SHA-256 of the source's id.
-        var bytes = Array(SHA256.hash(Array(key.utf8)).prefix(16))
+        var bytes = Array(Hashing.sha256(Array(key.utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x80
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         let hex = bytes.map { String(format: "%02x", $0) }.joined()

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// A conflict as `margin conflicts` lists it.
 public struct ConflictInfo: Codable, Sendable, Equatable {
@@ -67,24 +68,70 @@ extension Store {
         let names = try Dictionary(
             Row.fetchAll(db, sql: "SELECT id, name FROM replica").map { ($0["id"] as String, $0["name"] as String) },
             uniquingKeysWith: { a, _ in a })
-        let sql = kind == .value
-            ? "SELECT * FROM change WHERE live = 1 AND entity_id = ? AND field = ? ORDER BY hlc, origin, seq"
-            : "SELECT * FROM change WHERE live = 1 AND entity_id = ? AND (field = 'deleted' OR ? = ?) ORDER BY hlc, origin, seq"
-        let arguments: StatementArguments = kind == .value ? [entityID, field] : [entityID, 1, 1]
-        let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
-        let shownDot: Dot? = rows.last.map { Dot(origin: $0["origin"], seq: $0["seq"]) }
-        let versions = try rows.map { row -> ConflictInfo.Version in
-            let hlc = HLC(rawValue: row["hlc"])
-            let dot = Dot(origin: row["origin"], seq: row["seq"])
-            return ConflictInfo.Version(
-                origin: dot.origin, originName: names[dot.origin], seq: dot.seq, time: hlc.iso8601,
-                field: row["field"], value: try JSONValue.parse(row["value"]),
-                shown: kind == .value ? dot == shownDot : (row["field"] as String) == "deleted",
-                mine: dot.origin == replicaID)
+        let entity = EntityKind(rawValue: row["entity"]) ?? .annotation
+        let live = try liveWrites(entity, entityID, db: db)
+        func version(_ write: LiveWrite, field: String, shown: Bool) -> ConflictInfo.Version {
+            ConflictInfo.Version(
+                origin: write.dot.origin, originName: names[write.dot.origin], seq: write.dot.seq, time: write.hlc.iso8601,
+                field: field, value: write.value, shown: shown,
+                mine: write.dot.origin == replicaID || write.dot.origin == legacyReplicaID)
         }
-        return ConflictInfo(
-            id: id, kind: kind, entity: EntityKind(rawValue: row["entity"]) ?? .annotation, entityID: entityID,
-            field: field, versions: versions)
+        var versions: [ConflictInfo.Version] = []
+        switch kind {
+        case .value:
+            let writes = (live[field] ?? []).sorted(by: LiveWrite.precedes)
+            versions = writes.map { version($0, field: field, shown: $0 == writes.last) }
+        case .delete:
+            // The delete, and the edits made elsewhere that it had not seen: nothing else.
+            let deletes = (live["deleted"] ?? []).sorted(by: LiveWrite.precedes)
+            let winner = deletes.last
+            let context = try winner.flatMap { try ChangeLog.change(at: $0.dot, Statements(db: db))?.context } ?? VersionVector()
+            versions = deletes.map { version($0, field: "deleted", shown: $0 == winner) }
+            for (name, writes) in live.sorted(by: { $0.key < $1.key }) where name != "deleted" {
+                for write in writes.sorted(by: LiveWrite.precedes) where context[write.dot.origin] < write.dot.seq {
+                    versions.append(version(write, field: name, shown: false))
+                }
+            }
+        }
+        return ConflictInfo(id: id, kind: kind, entity: entity, entityID: entityID, field: field, versions: versions)
+    }
+
+    /// The live writes of every field of an entity, with their values.
+    func liveWrites(_ entity: EntityKind, _ id: String, db: Database) throws -> [String: [LiveWrite]] {
+        let statements = Statements(db: db)
+        var state = EntityState()
+        try statements.each("SELECT state FROM \(entity.rawValue) WHERE id = ? AND state IS NOT NULL", [.text(id)]) { row in
+            state = try Statements.withBlob(row, 0) { try EntityState(decoding: $0) }
+        }
+        var origins: [Int64: String] = [:]
+        try statements.each("SELECT num, id FROM origin", []) { row in
+            origins[sqlite3_column_int64(row, 0)] = Statements.text(row, 1)
+        }
+        var out: [String: [LiveWrite]] = [:]
+        for (field, dots) in state.fields {
+            var stored: [Dot: LiveWrite] = [:]
+            if dots.count > 1 {
+                try statements.each(
+                    "SELECT origin, seq, hlc, value, supersedes FROM live_value WHERE entity_id = ? AND field = ?",
+                    [.text(id), .text(field)]
+                ) { row in
+                    let dot = Dot(origin: origins[sqlite3_column_int64(row, 0)] ?? "", seq: sqlite3_column_int64(row, 1))
+                    stored[dot] = LiveWrite(
+                        dot: dot, hlc: HLC(rawValue: sqlite3_column_int64(row, 2)),
+                        value: try JSONValue.parse(Statements.text(row, 3)),
+                        supersedes: try Dot.decodeList(Statements.text(row, 4)))
+                }
+            }
+            out[field] = try dots.compactMap { live in
+                let dot = Dot(origin: origins[live.origin] ?? "", seq: live.seq)
+                if let write = stored[dot] { return write }
+                guard let change = try ChangeLog.change(at: dot, statements), let write = change.write(of: field) else {
+                    return nil
+                }
+                return LiveWrite(dot: dot, hlc: change.hlc, value: write.value, supersedes: write.supersedes)
+            }
+        }
+        return out
     }
 
     /// Settles a conflict with a new write that supersedes every competing one; the write syncs,
@@ -107,9 +154,10 @@ extension Store {
                     let deletedHere = info.versions.contains { $0.field == "deleted" && $0.mine }
                     let editedHere = info.versions.contains { $0.field != "deleted" && $0.mine }
                     guard deletedHere != editedHere else {
+                        let sides = deletedHere ? "both the delete and an edit" : "neither the delete nor an edit"
                         throw StoreError.invalidArgument(
-                            "this replica did not make exactly one side of conflict \(id.prefix(12)); "
-                                + "use --keep delete or --keep edit")
+                            "this replica made \(sides) of conflict \(id.prefix(8)), so mine and theirs "
+                                + "name no side; use --keep delete or --keep edit")
                     }
                     keepDelete = (keep == .mine) == deletedHere
                 case .value(let other):
@@ -117,7 +165,9 @@ extension Store {
                         "'\(other)' does not settle a delete conflict; use --keep delete or --keep edit")
                 }
                 if keepDelete {
-                    try context.write(info.entity, info.entityID, "deleted", .bool(true), context: try context.currentVector())
+                    try context.write(
+                        info.entity, info.entityID, "deleted", .bool(true),
+                        context: try context.deleteContext(info.entity, info.entityID))
                 } else {
                     try context.write(info.entity, info.entityID, "deleted", .bool(false))
                 }

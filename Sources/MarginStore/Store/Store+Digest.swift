@@ -3,8 +3,8 @@ import GRDB
 
 /// Digests of the replicated state, per kind, so two replicas can tell whether they converged and,
 /// when not, where they differ.
-public struct StateDigest: Codable, Sendable, Equatable {
-    /// Kind → SHA-256 (hex) of that kind's rows in a canonical order.
+public struct StateDigest: Codable, Sendable, Hashable {
+    /// Kind → the sum modulo 2^256 (hex) of the SHA-256 of that kind's rows' canonical lines.
     public var kinds: [String: String]
     /// Number of rows per kind.
     public var counts: [String: Int]
@@ -21,24 +21,21 @@ public struct StateDigest: Codable, Sendable, Equatable {
 }
 
 extension Store {
-    /// The kinds a digest covers, each with the query that lists its rows canonically. Local
-    /// bookkeeping (rowids, tokens, remotes, the clock) is left out: only what sync replicates.
+    /// The kinds a digest covers, each with the query that lists its rows (the columns of its
+    /// line, `DigestLine`). Local bookkeeping (rowids, merge state, tokens, remotes, the clock) is
+    /// left out: only what sync replicates.
     static let digestQueries: [(kind: String, sql: String)] = [
-        ("changes", "SELECT origin, seq, hlc, entity, entity_id, field, value, supersedes, context FROM change ORDER BY origin, seq"),
-        ("articles", """
-            SELECT id, url, title, byline, source, published_at, language, body, caption, content_hash, deleted,
-                   created_hlc, updated_hlc FROM article ORDER BY id
-            """),
-        ("annotations", """
-            SELECT id, article_id, motivation, exact, prefix, suffix, start, "end", revision, note, color, author,
-                   deleted, created_hlc, updated_hlc FROM annotation ORDER BY id
-            """),
-        ("tags", "SELECT entity_id, tag FROM tag ORDER BY entity_id, tag"),
-        ("conflicts", "SELECT id, entity, entity_id, field, kind FROM conflict ORDER BY id"),
-        ("replicas", "SELECT id, name FROM replica ORDER BY id"),
+        // The change set: its runs (their hashes cover every byte of their changes).
+        ("changes", "SELECT origin.id, run.first, run.last, run.hash FROM run JOIN origin ON origin.num = run.origin"),
+        ("articles", "SELECT \(Projection.digestColumns(.article).map { "\"\($0)\"" }.joined(separator: ", ")) FROM article"),
+        ("annotations",
+         "SELECT \(Projection.digestColumns(.annotation).map { "\"\($0)\"" }.joined(separator: ", ")) FROM annotation"),
+        ("tags", "SELECT entity_id, tag FROM tag"),
+        ("conflicts", "SELECT id, entity, entity_id, field, kind FROM conflict"),
+        ("replicas", "SELECT id, name FROM replica"),
     ]
 
-    /// Digests of the replicated state.
+    /// Digests of the replicated state, as the store keeps them (no scan: one row per kind).
     public func digest() throws -> StateDigest {
         try read { db in try Self.digest(db) }
     }
@@ -46,10 +43,35 @@ extension Store {
     /// Digests of the replicated state and the version vector, read in one transaction so they
     /// describe the same state.
     public func digestAndVector() throws -> (digest: StateDigest, vector: VersionVector) {
+        try read { db in (try Self.digest(db), try Self.vector(db)) }
+    }
+
+    /// Digests recomputed from every row: what `digest()` must equal (a check of the kept sums).
+    public func recomputedDigest() throws -> StateDigest {
         try read { db in
-            var vector = VersionVector()
-            for row in try Row.fetchAll(db, sql: "SELECT origin, seq FROM version") { vector[row[0]] = row[1] }
-            return (try Self.digest(db), vector)
+            var kinds: [String: String] = [:]
+            var counts: [String: Int] = [:]
+            for (kind, sql) in Self.digestQueries {
+                var sum = SetSum()
+                var count = 0
+                let rows = try Row.fetchCursor(db, sql: sql)
+                while let row = try rows.next() {
+                    let line: [UInt8]
+                    if kind == "changes" {
+                        let first: Int64 = row[1]
+                        let last: Int64 = row[2]
+                        line = DigestLine.run(origin: row[0], first: first, last: last, hash: Array(row[3] as Data))
+                        count += Int(last - first + 1)
+                    } else {
+                        line = DigestLine.row(Array(row.databaseValues))
+                        count += 1
+                    }
+                    sum.add(Hashing.sha256(line))
+                }
+                kinds[kind] = Hashing.hex(sum.bytes)
+                counts[kind] = count
+            }
+            return StateDigest(kinds: kinds, counts: counts)
         }
     }
 
@@ -61,29 +83,14 @@ extension Store {
     private static func digest(_ db: Database) throws -> StateDigest {
         var kinds: [String: String] = [:]
         var counts: [String: Int] = [:]
-        for (kind, sql) in Self.digestQueries {
-            var hasher = SHA256()
-            var count = 0
-            let rows = try Row.fetchCursor(db, sql: sql)
-            while let row = try rows.next() {
-                count += 1
-                var line = JSONValue.array(row.databaseValues.map(Self.json)).canonical
-                line += "\n"
-                hasher.update(Array(line.utf8))
-            }
-            kinds[kind] = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-            counts[kind] = count
+        for kind in DigestSums.kinds {
+            kinds[kind] = Hashing.hex(SetSum().bytes)
+            counts[kind] = 0
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT kind, sum, count FROM digest") {
+            kinds[row[0]] = Hashing.hex(Array(row[1] as Data))
+            counts[row[0]] = row[2]
         }
         return StateDigest(kinds: kinds, counts: counts)
-    }
-
-    private static func json(_ value: DatabaseValue) -> JSONValue {
-        switch value.storage {
-        case .null: return .null
-        case .int64(let i): return .int(i)
-        case .double(let d): return .string(String(d))
-        case .string(let s): return .string(s)
-        case .blob(let b): return .string(b.base64EncodedString())
-        }
     }
 }

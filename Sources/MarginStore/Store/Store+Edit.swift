@@ -141,20 +141,28 @@ extension Store {
         if let known = articles[request.articleRef] {
             article = known
         } else {
-            let statement = try context.db.cachedStatement(sql: """
-                SELECT body, content_hash FROM article
-                WHERE id = ? AND title IS NOT NULL AND body IS NOT NULL AND deleted = 0
-                """)
+            func read(_ id: String) throws -> HighlightedArticle? {
+                var found: HighlightedArticle?
+                try context.statements.each(
+                    """
+                    SELECT body, content_hash FROM article
+                    WHERE id = ? AND title IS NOT NULL AND body IS NOT NULL AND deleted = 0
+                    """, [.text(id)]
+                ) { row in
+                    found = HighlightedArticle(
+                        id: id, body: Statements.text(row, 0), contentHash: Statements.optionalText(row, 1) ?? "")
+                }
+                return found
+            }
             // A whole id (what a bulk import names) is looked up as it is; a prefix, or an id
             // not found, goes through resolveID, which says what is wrong with it.
-            var id = request.articleRef
-            var row = try Row.fetchOne(statement, arguments: [id])
-            if row == nil {
-                id = try resolveID(request.articleRef, kinds: [.article], db: context.db).id
-                row = try Row.fetchOne(statement, arguments: [id])
+            if let found = try read(request.articleRef) {
+                article = found
+            } else {
+                let id = try resolveID(request.articleRef, kinds: [.article], db: context.db).id
+                guard let found = try read(id) else { throw StoreError.notFound(kind: "article", id: id) }
+                article = found
             }
-            guard let row else { throw StoreError.notFound(kind: "article", id: id) }
-            article = HighlightedArticle(id: id, body: row[0], contentHash: row[1] ?? "")
             articles[request.articleRef] = article
         }
         let articleID = article.id
@@ -169,6 +177,8 @@ extension Store {
         }
         let id = UUIDv7.make(now: clock())
         context.created(id)
+        // Made on the current body: it is where it says, and placing it needs no second look.
+        context.place(id, .anchored(.init(start: target.start, end: target.end, score: 1, method: .unchanged)))
         let motivation: Motivation = request.note == nil ? .highlighting : .commenting
         try context.write(.annotation, id, "article", .string(articleID))
         try context.write(.annotation, id, "motivation", .string(motivation.rawValue))
@@ -250,7 +260,7 @@ extension Store {
     public func remove(ref: String) throws -> ResolvedID {
         try write { context in
             let target = try resolveID(ref, kinds: [.article, .annotation], db: context.db)
-            let vector = try context.currentVector()
+            let vector = try context.deleteContext(target.kind.entity, target.id)
             try context.write(target.kind.entity, target.id, "deleted", .bool(true), context: vector)
             return target
         }

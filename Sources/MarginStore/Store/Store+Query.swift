@@ -40,6 +40,9 @@ public struct LogEntry: Codable, Sendable, Equatable {
     public var value: JSONValue
     /// The value this write replaced, when the author saw exactly one.
     public var previous: JSONValue?
+    /// False for protocol-1 history of another replica, which no key signed (kept unsigned when
+    /// the store upgraded): who wrote it cannot be proven.
+    public var signed: Bool
 }
 
 extension Store {
@@ -53,32 +56,36 @@ extension Store {
         -> ResolvedID
     {
         let live = includeDeleted ? "" : " AND deleted = 0"
-        // Ids are lowercase hex and '-': a ref that is already one needs no normalizing.
-        let isID = !ref.isEmpty && ref.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || $0 == 0x2D }
-        let prefix = isID ? ref : ref.lowercased().trimmingCharacters(in: .whitespaces)
-            .replacingOccurrences(of: "urn:uuid:", with: "")
-        guard isID || !prefix.isEmpty && prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+        // Ids are shown without separators: a ref is hex digits, typed with or without an
+        // annotation id's dashes, as `urn:uuid:…` too.
+        var digits = ref.lowercased().trimmingCharacters(in: .whitespaces)
+        if digits.hasPrefix("urn:uuid:") { digits.removeFirst(9) }
+        digits.removeAll { $0 == "-" }
+        guard !digits.isEmpty, digits.count <= 32, digits.utf8.allSatisfy(Self.isHexDigit) else {
             throw StoreError.invalidID(ref)
         }
         var found: [ResolvedID] = []
-        let upper = prefix + "g"  // ids use 0-9, a-f and '-', all below 'g'
         if kinds.contains(.article) {
+            let (low, high) = Self.range(digits)
             found += try String.fetchAll(
                 db.cachedStatement(
                     sql: "SELECT id FROM article WHERE id >= ? AND id < ? AND title IS NOT NULL AND body IS NOT NULL\(live) LIMIT 11"),
-                arguments: [prefix, upper]
+                arguments: [low, high]
             ).map { ResolvedID(kind: .article, id: $0) }
         }
         if kinds.contains(.annotation) {
+            let (low, high) = Self.range(Self.uuidForm(digits))
             found += try String.fetchAll(
                 db.cachedStatement(
                     sql: "SELECT id FROM annotation WHERE id >= ? AND id < ? AND article_id IS NOT NULL\(live) LIMIT 11"),
-                arguments: [prefix, upper]
+                arguments: [low, high]
             ).map { ResolvedID(kind: .annotation, id: $0) }
         }
         if kinds.contains(.conflict) {
+            let (low, high) = Self.range(digits)
             found += try String.fetchAll(
-                db, sql: "SELECT id FROM conflict WHERE id >= ? AND id < ? LIMIT 11", arguments: [prefix, upper]
+                db.cachedStatement(sql: "SELECT id FROM conflict WHERE id >= ? AND id < ? LIMIT 11"),
+                arguments: [low, high]
             ).map { ResolvedID(kind: .conflict, id: $0) }
         }
         if found.count == 1 { return found[0] }
@@ -126,8 +133,12 @@ extension Store {
         return Self.annotation(row, tags: try tags(id, db: db))
     }
 
-    /// Live articles, newest first by published date, then title; optionally only those with a tag or source.
-    public func articles(tag: String? = nil, source: String? = nil) throws -> [Article] {
+    /// Live articles, newest first by published date, then title; optionally only those with a tag
+    /// or source, and one page of them (`limit` nil: all). A page reads only its rows (an index
+    /// in that order, Schema/0007), so its cost does not follow the store's size.
+    public func articles(tag: String? = nil, source: String? = nil, limit: Int? = nil, offset: Int = 0) throws
+        -> [Article]
+    {
         try read { db in
             var sql = "SELECT * FROM article WHERE deleted = 0 AND title IS NOT NULL AND body IS NOT NULL"
             var arguments: StatementArguments = []
@@ -140,10 +151,13 @@ extension Store {
                 arguments += [source]
             }
             sql += " ORDER BY published_at DESC, title, id"
-            let allTags = try tagsByEntity(db)
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
-                try Self.article($0, tags: allTags[$0["id"] as String] ?? [])
+            if limit != nil || offset > 0 {
+                sql += " LIMIT ? OFFSET ?"
+                arguments += [limit ?? -1, offset]
             }
+            let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+            let tags = try tagsOf(rows.map { $0["id"] as String }, all: limit == nil && offset == 0, db: db)
+            return try rows.map { try Self.article($0, tags: tags[$0["id"] as String] ?? []) }
         }
     }
 
@@ -160,83 +174,190 @@ extension Store {
                 arguments += [articleID]
             }
             sql += " ORDER BY article.id, COALESCE(annotation.anchor_start, annotation.start), annotation.\"end\", annotation.id"
-            let allTags = try tagsByEntity(db)
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
-                Self.annotation($0, tags: allTags[$0["id"] as String] ?? [])
-            }
+            let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+            let tags = try tagsOf(rows.map { $0["id"] as String }, all: articleID == nil, db: db)
+            return rows.map { Self.annotation($0, tags: tags[$0["id"] as String] ?? []) }
         }
+    }
+
+    /// How many live annotations each of these articles has, and how many of them are orphans.
+    public func annotationCounts(articleIDs: [String]) throws -> [String: (annotations: Int, orphans: Int)] {
+        try read { db in
+            var out: [String: (annotations: Int, orphans: Int)] = [:]
+            let statement = try db.cachedStatement(sql: """
+                SELECT count(*), coalesce(sum(anchor_state = 'orphan'), 0) FROM annotation
+                WHERE article_id = ? AND deleted = 0 AND start IS NOT NULL
+                """)
+            for id in Set(articleIDs) {
+                if let row = try Row.fetchOne(statement, arguments: [id]), (row[0] as Int) > 0 {
+                    out[id] = (row[0], row[1])
+                }
+            }
+            return out
+        }
+    }
+
+    /// One page of a search: the hits, and whether more follow.
+    public struct SearchPage: Sendable, Equatable {
+        public var hits: [SearchHit]
+        /// More hits follow this page (ask again with a larger offset).
+        public var more: Bool
     }
 
     /// Full-text search over article titles and bodies and annotation notes, best first.
-    /// - Throws: `StoreError.invalidArgument` for a query FTS5 cannot parse.
+    /// - Parameter query: a plain query or query syntax, as `SearchQuery` reads it.
+    /// - Throws: `StoreError.invalidArgument` for a malformed query, naming what is wrong.
     public func search(_ query: String, limit: Int = 50) throws -> [SearchHit] {
-        let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw StoreError.invalidArgument("the search query is empty") }
-        // A plain query is matched word by word; FTS5 syntax (quotes, AND/OR/NOT, prefix*) is kept.
-        let pattern = trimmed
+        try search(query, limit: limit, offset: 0).hits
+    }
+
+    /// One page of a search, best first: `limit` hits after the first `offset`. Only the page's
+    /// hits get a snippet, so a page costs the ranking of the matches and no more.
+    public func search(_ query: String, limit: Int, offset: Int) throws -> SearchPage {
+        let parsed = try SearchQuery(query)
+        guard limit > 0 else { throw StoreError.invalidArgument("the limit of a search is at least 1") }
+        let wanted = offset + limit + 1
         return try read { db in
             do {
-                let articles = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT article.id, article.title,
-                               snippet(article_fts, 1, '«', '»', '…', 16) AS snippet, bm25(article_fts, 5.0, 1.0) AS rank
-                        FROM article_fts JOIN article ON article.num = article_fts.rowid
-                        WHERE article_fts MATCH ? AND article.deleted = 0
-                        ORDER BY rank LIMIT ?
-                        """, arguments: [pattern, limit]
-                ).map {
-                    SearchHit(kind: .article, articleID: $0["id"], annotationID: nil, title: $0["title"],
-                              snippet: $0["snippet"], rank: $0["rank"])
+                struct Ranked {
+                    var kind: SearchHit.Kind
+                    var rowid: Int64
+                    var id: String
+                    var rank: Double
                 }
-                let notes = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT annotation.id, annotation.article_id, article.title,
-                               snippet(note_fts, 0, '«', '»', '…', 16) AS snippet, bm25(note_fts) AS rank
-                        FROM note_fts JOIN annotation ON annotation.num = note_fts.rowid
-                        JOIN article ON article.id = annotation.article_id
-                        WHERE note_fts MATCH ? AND annotation.deleted = 0 AND article.deleted = 0
-                        ORDER BY rank LIMIT ?
-                        """, arguments: [pattern, limit]
-                ).map {
-                    SearchHit(kind: .note, articleID: $0["article_id"], annotationID: $0["id"], title: $0["title"],
-                              snippet: $0["snippet"], rank: $0["rank"])
+                var ranked: [Ranked] = []
+                // Ranked in the index; each candidate, best first, checked live until the page is full.
+                if parsed.scope != .notes {
+                    let matches = try Row.fetchCursor(
+                        db.cachedStatement(sql: """
+                            SELECT rowid, bm25(article_fts, 5.0, 1.0) AS rank FROM article_fts
+                            WHERE article_fts MATCH ? ORDER BY rank, rowid
+                            """), arguments: [parsed.expression])
+                    let live = try db.cachedStatement(
+                        sql: "SELECT id FROM article INDEXED BY article_state WHERE num = ? AND deleted = 0")
+                    var found = 0
+                    while found < wanted, let match = try matches.next() {
+                        let rowid: Int64 = match[0]
+                        guard let id = try String.fetchOne(live, arguments: [rowid]) else { continue }
+                        ranked.append(Ranked(kind: .article, rowid: rowid, id: id, rank: match[1]))
+                        found += 1
+                    }
                 }
-                return Array((articles + notes).sorted { ($0.rank, $0.articleID) < ($1.rank, $1.articleID) }.prefix(limit))
+                if parsed.scope != .articles {
+                    let matches = try Row.fetchCursor(
+                        db.cachedStatement(sql: """
+                            SELECT note_fts.rowid, annotation.id, annotation.article_id, bm25(note_fts) AS rank
+                            FROM note_fts JOIN annotation ON annotation.num = note_fts.rowid
+                            WHERE note_fts MATCH ? AND annotation.deleted = 0
+                            ORDER BY rank, annotation.id
+                            """), arguments: [parsed.expression])
+                    let live = try db.cachedStatement(
+                        sql: "SELECT 1 FROM article INDEXED BY article_id_state WHERE id = ? AND deleted = 0")
+                    var found = 0
+                    while found < wanted, let match = try matches.next() {
+                        let article: String = match[2]
+                        guard try Int.fetchOne(live, arguments: [article]) != nil else { continue }
+                        ranked.append(Ranked(kind: .note, rowid: match[0], id: match[1], rank: match[3]))
+                        found += 1
+                    }
+                }
+                // Best first; equal ranks in a fixed order, so pages never overlap.
+                ranked.sort { a, b in
+                    if a.rank != b.rank { return a.rank < b.rank }
+                    if a.kind != b.kind { return a.kind == .article }
+                    return a.rowid < b.rowid
+                }
+                let page = ranked.dropFirst(offset).prefix(limit)
+                let hits = try page.map { hit -> SearchHit in
+                    if hit.kind == .article {
+                        let row = try Row.fetchOne(
+                            db.cachedStatement(sql: """
+                                SELECT article.title, snippet(article_fts, -1, '«', '»', '…', 16)
+                                FROM article_fts JOIN article ON article.num = article_fts.rowid
+                                WHERE article_fts MATCH ? AND article_fts.rowid = ?
+                                """), arguments: [parsed.expression, hit.rowid])
+                        return SearchHit(kind: .article, articleID: hit.id, annotationID: nil, title: row?[0] ?? "",
+                                         snippet: row?[1] ?? "", rank: hit.rank)
+                    }
+                    let row = try Row.fetchOne(
+                        db.cachedStatement(sql: """
+                            SELECT annotation.article_id, article.title, snippet(note_fts, 0, '«', '»', '…', 16)
+                            FROM note_fts JOIN annotation ON annotation.num = note_fts.rowid
+                            JOIN article ON article.id = annotation.article_id
+                            WHERE note_fts MATCH ? AND note_fts.rowid = ?
+                            """), arguments: [parsed.expression, hit.rowid])
+                    return SearchHit(kind: .note, articleID: row?[0] ?? "", annotationID: hit.id, title: row?[1] ?? "",
+                                     snippet: row?[2] ?? "", rank: hit.rank)
+                }
+                return SearchPage(hits: hits, more: ranked.count > offset + limit)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR {
+                // The translation makes only valid FTS5; this is a bug, said as one.
                 throw StoreError.invalidArgument(
-                    "cannot search for \(query): \(error.message ?? "bad query"); put phrases in double quotes")
+                    "cannot search for '\(query)' (\(error.message ?? "bad query")); please report it")
             }
         }
     }
 
-    /// The audit log, newest first: every change held, or those of one entity.
-    public func log(entityID: String? = nil, limit: Int = 100) throws -> [LogEntry] {
+    /// The audit log, newest first (by arrival; one entry per field written): every change held,
+    /// or those of one entity (by clock).
+    public func log(entityID: String? = nil, limit: Int = 100, offset: Int = 0) throws -> [LogEntry] {
         try read { db in
-            var sql = "SELECT change.*, replica.name AS origin_name FROM change LEFT JOIN replica ON replica.id = change.origin"
-            var arguments: StatementArguments = []
-            if let entityID {
-                sql += " WHERE change.entity_id = ?"
-                arguments += [entityID]
+            let statements = Statements(db: db)
+            var names: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM replica WHERE name <> ''") { names[row[0]] = row[1] }
+            var signedRuns: [String: Bool] = [:]
+            func isSigned(_ change: Change) throws -> Bool {
+                let key = "\(change.origin):\(change.seq)"
+                if let known = signedRuns[key] { return known }
+                let signed = try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT run.signature IS NOT NULL FROM run JOIN origin ON origin.num = run.origin
+                        WHERE origin.id = ? AND run.first <= ? ORDER BY run.first DESC LIMIT 1
+                        """,
+                    arguments: [change.origin, change.seq]) ?? false
+                signedRuns[key] = signed
+                return signed
             }
-            sql += " ORDER BY change.hlc DESC, change.origin DESC LIMIT ?"
-            arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let dots = try WriteContext.decodeDots(row["supersedes"])
-                var previous: JSONValue? = nil
-                if dots.count == 1, let text = try String.fetchOne(
-                    db, sql: "SELECT value FROM change WHERE origin = ? AND seq = ?",
-                    arguments: [dots[0].origin, dots[0].seq])
-                {
-                    previous = try JSONValue.parse(text)
+            var out: [LogEntry] = []
+            var skipped = 0
+            func add(_ change: Change, signed: Bool) throws -> Bool {
+                for write in change.writes.reversed() {
+                    if skipped < offset {
+                        skipped += 1
+                        continue
+                    }
+                    var previous: JSONValue? = nil
+                    if write.supersedes.count == 1,
+                       let old = try ChangeLog.change(at: write.supersedes[0], statements)?.write(of: write.field)
+                    {
+                        previous = old.value
+                    }
+                    out.append(LogEntry(
+                        origin: change.origin, originName: names[change.origin], seq: change.seq, hlc: change.hlc,
+                        time: change.hlc.iso8601, entity: change.entity, entityID: change.entityID, field: write.field,
+                        value: write.value, previous: previous, signed: signed))
+                    if out.count >= limit { return false }
                 }
-                let hlc = HLC(rawValue: row["hlc"])
-                return LogEntry(
-                    origin: row["origin"], originName: row["origin_name"], seq: row["seq"], hlc: hlc, time: hlc.iso8601,
-                    entity: EntityKind(rawValue: row["entity"]) ?? .article, entityID: row["entity_id"],
-                    field: row["field"], value: try JSONValue.parse(row["value"]), previous: previous)
+                return true
             }
+            guard limit > 0 else { return [] }
+            if let entityID {
+                for change in try ChangeLog.changes(ofEntity: entityID, statements).reversed() {
+                    guard try add(change, signed: isSigned(change)) else { break }
+                }
+                return out
+            }
+            let runs = try Row.fetchCursor(
+                db, sql: "SELECT run.body, run.signature IS NOT NULL FROM run ORDER BY run.num DESC")
+            scan: while let row = try runs.next() {
+                let body: [UInt8] = Array(row[0] as Data)
+                let run = try RunCodec.decode(body)
+                for change in run.changes.reversed() {
+                    guard try add(change, signed: row[1]) else { break scan }
+                }
+            }
+            return out
         }
     }
 
@@ -245,13 +366,29 @@ extension Store {
         try read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM article WHERE deleted = 0 AND title IS NOT NULL") ?? 0,
              try Int.fetchOne(db, sql: "SELECT count(*) FROM annotation WHERE deleted = 0 AND article_id IS NOT NULL") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM change") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT ifnull(sum(seq), 0) FROM origin") ?? 0,
              try Int.fetchOne(db, sql: "SELECT count(*) FROM conflict") ?? 0)
         }
     }
 
     func tags(_ id: String, db: Database) throws -> [String] {
         try String.fetchAll(db.cachedStatement(sql: "SELECT tag FROM tag WHERE entity_id = ? ORDER BY tag"), arguments: [id])
+    }
+
+    /// Every tag in use, in order.
+    public func tagNames() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT DISTINCT tag FROM tag ORDER BY tag") }
+    }
+
+    /// The tags of these entities: read per entity for a few, in one pass for `all`.
+    func tagsOf(_ ids: [String], all: Bool, db: Database) throws -> [String: [String]] {
+        if all && ids.count > 200 { return try tagsByEntity(db) }
+        var out: [String: [String]] = [:]
+        for id in ids where out[id] == nil {
+            let tags = try tags(id, db: db)
+            if !tags.isEmpty { out[id] = tags }
+        }
+        return out
     }
 
     func tagsByEntity(_ db: Database) throws -> [String: [String]] {
@@ -296,27 +433,84 @@ extension Store {
 }
 
 extension Store {
-    /// The shortest prefix (at least `minimum` characters) that names each id unambiguously,
-    /// like git's abbreviated hashes. Annotation ids are time-ordered, so ids made in the same
-    /// minute share their first 8 characters and need a longer prefix.
-    public func abbreviations(minimum: Int = 8) throws -> [String: String] {
-        let ids = try read { db in
-            try String.fetchAll(db, sql: """
-                SELECT id FROM article WHERE title IS NOT NULL
-                UNION SELECT id FROM annotation WHERE article_id IS NOT NULL
-                UNION SELECT id FROM conflict ORDER BY 1
-                """)
+    /// How many hex digits (an annotation id's dashes not counted) name each of `ids` uniquely
+    /// among every id the store holds (articles, annotations, conflicts, deleted ones too), at
+    /// least `minimum`. As Git abbreviates: from each id's neighbours in the sorted indexes, a few
+    /// index lookups per id, never a scan of every id.
+    public func uniquePrefixLengths(_ ids: [String], minimum: Int = 8) throws -> [String: Int] {
+        // Thousands of ids (a whole listing): one sorted pass over every id costs less than
+        // six lookups each.
+        if ids.count > 2_000 { return try uniquePrefixLengthsByScan(ids, minimum: minimum) }
+        return try read { db in
+            var out: [String: Int] = [:]
+            let tables: [(table: String, uuid: Bool)] = [("article", false), ("annotation", true), ("conflict", false)]
+            for id in ids where out[id] == nil {
+                let digits = id.filter { $0 != "-" }
+                var length = minimum
+                for (table, uuid) in tables {
+                    let key = uuid ? Self.uuidForm(digits) : digits
+                    let before = try String.fetchOne(
+                        db.cachedStatement(sql: "SELECT id FROM \(table) WHERE id < ? ORDER BY id DESC LIMIT 1"),
+                        arguments: [key])
+                    let after = try String.fetchOne(
+                        db.cachedStatement(sql: "SELECT id FROM \(table) WHERE id > ? ORDER BY id LIMIT 1"),
+                        arguments: [key])
+                    for neighbour in [before, after].compactMap({ $0 }) {
+                        let other = neighbour.utf8.filter { $0 != UInt8(ascii: "-") }
+                        let common = zip(digits.utf8, other).prefix { $0 == $1 }.count
+                        length = max(length, common + 1)
+                    }
+                }
+                out[id] = min(length, digits.count)
+            }
+            return out
         }
-        func common(_ a: String, _ b: String) -> Int {
-            zip(a, b).prefix { $0 == $1 }.count
-        }
-        var out: [String: String] = [:]
-        for (i, id) in ids.enumerated() {
+    }
+
+    private func uniquePrefixLengthsByScan(_ ids: [String], minimum: Int) throws -> [String: Int] {
+        let all = try read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM article UNION ALL SELECT id FROM annotation UNION ALL SELECT id FROM conflict")
+        }.map { Array($0.utf8.filter { $0 != UInt8(ascii: "-") }) }.sorted { $0.lexicographicallyPrecedes($1) }
+        func common(_ a: [UInt8], _ b: [UInt8]) -> Int { zip(a, b).prefix { $0 == $1 }.count }
+        var out: [String: Int] = [:]
+        for id in ids where out[id] == nil {
+            let digits = Array(id.utf8.filter { $0 != UInt8(ascii: "-") })
+            // The first index not below `digits`: the id itself when held, else its successor.
+            var low = 0, high = all.count
+            while low < high {
+                let mid = (low + high) / 2
+                if all[mid].lexicographicallyPrecedes(digits) { low = mid + 1 } else { high = mid }
+            }
             var length = minimum
-            if i > 0 { length = max(length, common(ids[i - 1], id) + 1) }
-            if i + 1 < ids.count { length = max(length, common(ids[i + 1], id) + 1) }
-            out[id] = String(id.prefix(length))
+            if low > 0 { length = max(length, common(all[low - 1], digits) + 1) }
+            var next = low
+            while next < all.count, all[next] == digits { next += 1 }
+            if next < all.count { length = max(length, common(all[next], digits) + 1) }
+            out[id] = min(length, digits.count)
         }
         return out
     }
+
+    /// The id a user types for `id`: its first `length` hex digits, dashes left out.
+    public static func shortID(_ id: String, length: Int) -> String {
+        String(id.lazy.filter { $0 != "-" }.prefix(length))
+    }
+
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte)
+    }
+
+    /// Hex digits in an annotation id's layout (8-4-4-4-12): dashes where its digits reach them.
+    static func uuidForm(_ digits: String) -> String {
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append("-") }
+            out.append(c)
+        }
+        return out
+    }
+
+    /// The ids that start with `prefix`: `prefix` up to, not including, the next possible prefix
+    /// (ids use 0-9, a-f and '-', all below 'g').
+    static func range(_ prefix: String) -> (String, String) { (prefix, prefix + "g") }
 }

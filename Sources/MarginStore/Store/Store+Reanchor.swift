@@ -90,6 +90,12 @@ extension Store {
         }
     }
 
+    /// The confidence a placement needs in this store (`margin reanchor --min-score`, default 0.7);
+    /// an approximate match needs `Reanchor.fuzzyMargin` more.
+    public func minimumScore() throws -> (threshold: Double, fuzzyMargin: Double) {
+        (try read { db in try Anchoring.minScore(db) }, Reanchor.fuzzyMargin)
+    }
+
     /// Annotations whose text is gone from their article's current body, oldest first.
     public func orphans() throws -> [Annotation] {
         try read { db in
@@ -110,13 +116,10 @@ extension Store {
         try read { db in
             var seen = Set<String>()
             var out: [(hash: String, body: String, hlc: HLC)] = []
-            for row in try Row.fetchAll(
-                db, sql: "SELECT value, hlc FROM change WHERE entity_id = ? AND field = 'body' ORDER BY hlc DESC",
-                arguments: [articleID])
-            {
-                guard case .string(let text)? = try? JSONValue.parse(row[0] as String) else { continue }
+            for change in try ChangeLog.changes(ofEntity: articleID, Statements(db: db)).reversed() {
+                guard case .string(let text)? = change.write(of: "body")?.value else { continue }
                 let hash = ArticleIdentity.sha256Hex(text)
-                if seen.insert(hash).inserted { out.append((hash, text, HLC(rawValue: row[1]))) }
+                if seen.insert(hash).inserted { out.append((hash, text, change.hlc)) }
             }
             return out
         }

@@ -18,9 +18,13 @@ import Logging
 public final class Store: Sendable {
     /// The database file, or nil for an in-memory store.
     public let path: String?
-    /// This replica's id (a random UUID made at init) and name.
+    /// This replica's id (derived from its signing key, made at init) and name.
     public let replicaID: String
     public let replicaName: String
+    /// This replica's id before protocol 2 (a UUID), whose history it signed when the store upgraded.
+    public let legacyReplicaID: String?
+    /// The signing key, the id, and the old id: what every write transaction needs.
+    let identity: Identity
     /// How far ahead of our clock a received change may be stamped before it is refused.
     public let maxClockSkew: TimeInterval
     /// How long a write waits for another process holding the store.
@@ -33,14 +37,23 @@ public final class Store: Sendable {
     /// The newest store schema this program understands.
     public static let schemaVersion = Migrations.embedded.count
 
+    /// Who this replica is when it writes.
+    struct Identity: Sendable {
+        var replicaID: String
+        var legacyReplicaID: String?
+        var key: ReplicaKey
+    }
+
     private init(
-        path: String?, writer: any DatabaseWriter, lock: ProcessLock?, replicaID: String, replicaName: String,
+        path: String?, writer: any DatabaseWriter, lock: ProcessLock?, identity: Identity, replicaName: String,
         options: Options
     ) {
         self.path = path
         self.writer = writer
         self.lock = lock
-        self.replicaID = replicaID
+        self.identity = identity
+        self.replicaID = identity.replicaID
+        self.legacyReplicaID = identity.legacyReplicaID
         self.replicaName = replicaName
         self.maxClockSkew = options.maxClockSkew
         self.lockTimeout = options.lockTimeout
@@ -102,13 +115,14 @@ public final class Store: Sendable {
     }
 
     /// A store in memory, for tests and benchmarks.
-    public static func inMemory(name: String = "test", replicaID: String? = nil, options: Options = Options()) throws
+    /// - Parameter key: the replica's signing key (its id follows from it); a new one when nil.
+    public static func inMemory(name: String = "test", key: ReplicaKey? = nil, options: Options = Options()) throws
         -> Store
     {
         let queue = try DatabaseQueue(configuration: configuration())
         try Migrations.migrator.migrate(queue)
         try queue.write { db in
-            try initializeIdentity(db, name: name, clock: options.clock, replicaID: replicaID)
+            try initializeIdentity(db, name: name, clock: options.clock, key: key)
         }
         return try load(path: nil, writer: queue, lock: nil, options: options)
     }
@@ -153,34 +167,48 @@ public final class Store: Sendable {
         return trimmed
     }
 
+    /// Makes this replica's key pair and id, and announces its name as its first change.
+    /// - Parameter key: a given key (tests that need a known id); else a new random one.
     private static func initializeIdentity(
-        _ db: Database, name: String, clock: @escaping @Sendable () -> Date, replicaID: String? = nil
+        _ db: Database, name: String, clock: @escaping @Sendable () -> Date, key: ReplicaKey? = nil
     ) throws {
-        let id = replicaID ?? UUID().uuidString.lowercased()
-        try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('replica_id', ?), ('replica_name', ?), ('hlc', '0')",
-                       arguments: [id, name])
+        let key = key ?? ReplicaKey()
+        let identity = Identity(replicaID: key.replicaID, legacyReplicaID: nil, key: key)
+        try db.execute(
+            sql: """
+                INSERT INTO meta(key, value) VALUES ('replica_id', ?), ('replica_name', ?), ('hlc', '0'), ('signing_key', ?)
+                """,
+            arguments: [identity.replicaID, name, Hashing.hex(key.seed)])
         // The replica announces its name as a change, so every peer can show who wrote what.
-        var context = try WriteContext(db: db, replicaID: id, clock: clock)
-        try context.write(.replica, id, "name", .string(name))
+        var context = try WriteContext(db: db, identity: identity, clock: clock)
+        try context.write(.replica, identity.replicaID, "name", .string(name))
         try context.finish()
+    }
+
+    static func readIdentity(_ db: Database) throws -> (identity: Identity, name: String)? {
+        let meta = try Dictionary(
+            Row.fetchAll(db, sql: "SELECT key, value FROM meta").map { ($0[0] as String, $0[1] as String) },
+            uniquingKeysWith: { a, _ in a })
+        guard let id = meta["replica_id"], let name = meta["replica_name"], let seedHex = meta["signing_key"],
+              let seed = Hashing.bytes(hex: seedHex), let key = try? ReplicaKey(seed: seed)
+        else { return nil }
+        return (Identity(replicaID: id, legacyReplicaID: meta["legacy_replica_id"], key: key), name)
     }
 
     private static func load(
         path: String?, writer: any DatabaseWriter, lock: ProcessLock?, options: Options
     ) throws -> Store {
-        let (id, name) = try writer.read { db -> (String?, String?) in
-            (try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'replica_id'"),
-             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'replica_name'"))
+        guard let (identity, name) = try writer.read({ db in try readIdentity(db) }) else {
+            throw StoreError.notAMarginStore(path: path ?? ":memory:")
         }
-        guard let id, let name else { throw StoreError.notAMarginStore(path: path ?? ":memory:") }
-        return Store(path: path, writer: writer, lock: lock, replicaID: id, replicaName: name, options: options)
+        return Store(path: path, writer: writer, lock: lock, identity: identity, replicaName: name, options: options)
     }
 
     /// Runs `body` in one write transaction, under the cross-process lock: all of it commits or none.
     func write<T>(_ body: (inout WriteContext) throws -> T) throws -> T {
         func transaction() throws -> T {
             try writer.write { db in
-                var context = try WriteContext(db: db, replicaID: replicaID, clock: clock)
+                var context = try WriteContext(db: db, identity: identity, clock: clock)
                 let result = try body(&context)
                 try context.finish()
                 return result
@@ -188,6 +216,19 @@ public final class Store: Sendable {
         }
         guard let lock else { return try transaction() }
         return try lock.withLock(timeout: lockTimeout, storePath: path ?? "", transaction)
+    }
+
+    /// Closes the store's connections. The last one to close folds the write-ahead log into the
+    /// database file, so a store at rest is one file (a copy of `store.sqlite` alone is complete).
+    public func close() throws {
+        if path != nil {
+            // Folded in under the store's lock, so no other process writes meanwhile. Passive: it
+            // never waits for another process's readers (a `serve` reading keeps what it needs).
+            try lock?.withLock(timeout: 1, storePath: path ?? "") {
+                _ = try writer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            }
+        }
+        try writer.close()
     }
 
     /// Runs `body` with a read-only, consistent view of the store.

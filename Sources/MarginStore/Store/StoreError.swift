@@ -19,6 +19,12 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case gap(origin: String, expected: Int64, got: Int64)
     case clockSkew(origin: String, aheadBy: Double, limit: Double)
     case invalidChange(String)
+    /// A run whose signature, key or chain does not hold: forged, altered, truncated or reordered.
+    case forgedRun(origin: String, seq: Int64, reason: String)
+    /// A held dot that arrived with other bytes: two writers of one origin.
+    case equivocation(origin: String, seq: Int64, ownOrigin: Bool)
+    /// A change that names a dot its receiver does not hold.
+    case notCausal(origin: String, seq: Int64, names: String)
 
     public var description: String {
         switch self {
@@ -65,6 +71,21 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "(limit \(Self.duration(limit))); fix the clock on that replica, then sync again"
         case .invalidChange(let message):
             return "refused: \(message)"
+        case .forgedRun(let origin, let seq, let reason):
+            return "refused: the run of origin \(origin) from seq \(seq) is not what its author signed (\(reason)); "
+                + "nothing of the batch was written; whoever sent or relayed it altered it"
+        case .equivocation(let origin, let seq, let ownOrigin):
+            if ownOrigin {
+                return "refused: the remote holds another change \(origin):\(seq) made as this replica: this store "
+                    + "file was copied and both copies wrote as one replica; keep using one copy, and on the other "
+                    + "machine make a fresh replica (`margin init --store NEW.sqlite --name NAME`, then `margin pull`)"
+            }
+            return "refused: another change \(origin):\(seq) is already held: two stores write as replica \(origin) "
+                + "(was a store file copied?); the held one stays, and that replica should be set up afresh with "
+                + "`margin init` on a new store"
+        case .notCausal(let origin, let seq, let names):
+            return "refused: change \(origin):\(seq) names \(names), which the receiver does not hold; "
+                + "a sender sends a change only after what it names"
         }
     }
 

@@ -55,22 +55,43 @@ public struct Reconciler: Sendable {
     /// - Throws: `SyncError` (network, auth, protocol) or `StoreError` (a refused batch, a busy store).
     public func run(remote: String, push: Bool = true, pull: Bool = true) async throws -> SyncReport {
         var report = SyncReport(remote: remote)
+        let remoteName = remote
         // A page the protocol allows: 0 would trap in `Store.changes`, and more than `maxBatch`
         // is refused by the server (400 on a pull, 413 on a push).
         let pageSize = min(max(self.pageSize, 1), SyncProtocol.maxBatch)
         let before = client.stats
         var remoteVector: VersionVector? = nil
+        // Origins left out after an equivocation: the honest history of the others goes on.
+        var excluded: [String: String] = [:]
         if pull {
             while true {
-                let vector = try store.versionVector()
-                let page = try await retrying { try await client.changes(after: vector, limit: pageSize) }
+                var position = PullPosition(
+                    vector: try store.versionVector(), heads: try store.heads(digits: PullPosition.headDigits))
+                // An excluded origin is asked for from past its end: the remote sends none of it.
+                for origin in excluded.keys {
+                    position.vector[origin] = Int64.max
+                    position.heads[origin] = nil
+                }
+                let page: ChangesResponse
+                do {
+                    page = try await retrying { try await client.changes(after: position, limit: pageSize) }
+                } catch SyncError.refused(_, "equivocation", let message, let origin?, let seq) where excluded[origin] == nil {
+                    excluded[origin] = equivocation(origin: origin, seq: seq, message: message, remote: remoteName)
+                    continue
+                }
                 remoteVector = page.vector
-                if !page.changes.isEmpty {
-                    let applied = try store.apply(page.changes)
-                    report.received += applied.applied
-                    report.conflicts += applied.conflicts
-                    progress?("received \(report.received) changes")
-                    onPage?(report)
+                if !page.runs.isEmpty {
+                    do {
+                        let applied = try store.apply(page.runs, via: remote)
+                        report.received += applied.applied
+                        report.conflicts += applied.conflicts
+                        progress?("received \(report.received) changes")
+                        onPage?(report)
+                    } catch let error as StoreError {
+                        guard case .equivocation(let origin, _, _) = error, excluded[origin] == nil else { throw error }
+                        excluded[origin] = error.description
+                        continue
+                    }
                 }
                 if !page.more { break }
             }
@@ -80,10 +101,10 @@ public struct Reconciler: Sendable {
             if let remoteVector { remote = remoteVector } else { remote = try await retrying { try await client.vector() } }
             var lastGap: VersionVector? = nil
             while true {
-                let page = try store.storedChanges(after: remote, limit: pageSize)
-                if page.changes.isEmpty { break }
+                let page = try store.runs(after: remote, limit: pageSize, excluding: Set(excluded.keys))
+                if page.runs.isEmpty { break }
                 do {
-                    let answer = try await retrying { try await client.push(page.changes) }
+                    let answer = try await retrying { try await client.push(page.runs) }
                     report.sent += answer.applied
                     remote = answer.vector
                     progress?("sent \(report.sent) changes")
@@ -93,9 +114,15 @@ public struct Reconciler: Sendable {
                     guard vector != lastGap else { throw SyncError.gap(vector: vector) }
                     lastGap = vector
                     remote = vector
+                } catch SyncError.refused(_, "equivocation", let message, let origin?, let seq) where excluded[origin] == nil {
+                    excluded[origin] = equivocation(origin: origin, seq: seq, message: message, remote: remoteName)
                 }
             }
             remoteVector = remote
+        }
+        if let (_, message) = excluded.sorted(by: { $0.key < $1.key }).first {
+            // Everything else went through; the refusal is still a failure to report.
+            throw SyncError.refused(status: 409, code: "equivocation", message: message, origin: excluded.keys.sorted().first)
         }
         let after = client.stats
         report.requests = after.requests - before.requests
@@ -103,6 +130,14 @@ public struct Reconciler: Sendable {
         report.bytesReceived = after.bytesReceived - before.bytesReceived
         report.remoteVector = remoteVector ?? VersionVector()
         return report
+    }
+
+    /// Records an equivocation the remote found, and the sentence to report. When the origin is
+    /// this replica, this store is a copy of another that wrote as the same replica.
+    private func equivocation(origin: String, seq: Int64?, message: String, remote: String) -> String {
+        try? store.recordEquivocation(origin: origin, seq: seq ?? 0, via: remote)
+        let own = origin == store.replicaID || origin == store.legacyReplicaID
+        return own ? StoreError.equivocation(origin: origin, seq: seq ?? 0, ownOrigin: true).description : message
     }
 
     /// Runs `body`, retrying temporary failures with exponential backoff (by default 0.25 s, 0.5 s,

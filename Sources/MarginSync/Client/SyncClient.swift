@@ -1,5 +1,6 @@
 import Foundation
 import MarginStore
+import NIOCore
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -15,8 +16,8 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
     case protocolMismatch(String)
     /// 409: the batch would leave a gap; resend from `vector`.
     case gap(vector: VersionVector)
-    /// Any other refusal, with the server's sentence.
-    case refused(status: Int, code: String, message: String)
+    /// Any other refusal, with the server's sentence (and the origin and seq it names, if any).
+    case refused(status: Int, code: String, message: String, origin: String? = nil, seq: Int64? = nil)
     /// The answer was not what the protocol says (a half-received body, say): nothing was applied.
     case invalidResponse(String)
 
@@ -26,7 +27,7 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
         case .unauthorized(let url, let message): return "\(url) refused the token: \(message)"
         case .protocolMismatch(let message): return message
         case .gap: return "the server refused a batch with a gap; resending from its vector"
-        case .refused(let status, _, let message): return "the server refused (\(status)): \(message)"
+        case .refused(let status, _, let message, _, _): return "the server refused (\(status)): \(message)"
         case .invalidResponse(let why): return "the server's answer was not valid: \(why); nothing was applied"
         }
     }
@@ -35,7 +36,7 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
     public var isTemporary: Bool {
         switch self {
         case .unreachable: return true
-        case .refused(let status, _, _): return status == 503 || status == 502 || status == 504
+        case .refused(let status, _, _, _, _): return status == 503 || status == 502 || status == 504
         case .invalidResponse: return true
         default: return false
         }
@@ -89,27 +90,40 @@ public final class SyncClient: @unchecked Sendable {
     }
 
     public func changes(after vector: VersionVector, limit: Int) async throws -> ChangesResponse {
-        let response = try await send(
+        try await changes(after: PullPosition(vector: vector), limit: limit)
+    }
+
+    /// A page of the runs the remote holds past `position` (whose heads let it notice another
+    /// history under the same seqs: 409 `equivocation`).
+    public func changes(after position: PullPosition, limit: Int) async throws -> ChangesResponse {
+        try await send(
             "GET", "/v1/changes",
-            query: [URLQueryItem(name: "after", value: vector.queryValue), URLQueryItem(name: "limit", value: String(limit))],
-            as: ChangesResponse.self, decode: WireJSON.decodeChangesResponse)
-        return response
+            query: [URLQueryItem(name: "after", value: position.queryValue), URLQueryItem(name: "limit", value: String(limit))],
+            decode: { data in
+                try data.withUnsafeBytes { bytes in
+                    do {
+                        return try WireCodec.decodeChangesResponse(bytes)
+                    } catch let error as WireCodec.Malformed {
+                        throw SyncError.invalidResponse(error.reason)
+                    }
+                }
+            })
     }
 
-    public func push(_ changes: [Change]) async throws -> PushResponse {
-        let body = Data(WireEncoder.encode(PushRequest(changes: changes)))
-        return try await send("POST", "/v1/changes", body: body, as: PushResponse.self)
-    }
-
-    /// Pushes changes as the log stores them (`Store.storedChanges`): their JSON is sent as it is.
-    public func push(_ changes: [StoredChange]) async throws -> PushResponse {
-        let body = Data(WireEncoder.encodePush(changes))
-        return try await send("POST", "/v1/changes", body: body, as: PushResponse.self)
+    /// Pushes runs as the log stores them: their bodies go as they are.
+    public func push(_ runs: [SignedRun]) async throws -> PushResponse {
+        try await send("POST", "/v1/changes", body: WireCodec.encode(PushRequest(runs: runs)), as: PushResponse.self)
     }
 
     private func send<T: Decodable>(
-        _ method: String, _ path: String, query: [URLQueryItem] = [], body: Data? = nil, as type: T.Type,
-        decode: (Data) throws -> T = { try WireJSON.decoder().decode(T.self, from: $0) }
+        _ method: String, _ path: String, query: [URLQueryItem] = [], body: [UInt8]? = nil, as type: T.Type
+    ) async throws -> T {
+        try await send(method, path, query: query, body: body, decode: { try WireJSON.decoder().decode(T.self, from: $0) })
+    }
+
+    private func send<T>(
+        _ method: String, _ path: String, query: [URLQueryItem] = [], body: [UInt8]? = nil,
+        decode: (Data) throws -> T
     ) async throws -> T {
         var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty { components.queryItems = query }
@@ -118,25 +132,48 @@ public final class SyncClient: @unchecked Sendable {
         request.setValue(String(SyncProtocol.version), forHTTPHeaderField: SyncProtocol.versionHeader)
         request.setValue(String(SyncProtocol.changeSchema), forHTTPHeaderField: SyncProtocol.schemaHeader)
         request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.setValue("gzip", forHTTPHeaderField: "Accept-Encoding")
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        var sentBytes = 0
         if let body {
-            request.httpBody = body
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            if body.count >= BodyCompression.minimumBytes, let compressed = try? BodyCompression.gzip(body) {
+                request.httpBody = Data(compressed.readableBytesView)
+                request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+            } else {
+                request.httpBody = Data(body)
+            }
+            sentBytes = request.httpBody?.count ?? 0
         }
-        let (data, response) = try await perform(request)
-        lock.withLock {
-            _stats.requests += 1
-            _stats.bytesSent += (body?.count ?? 0) + (components.url!.absoluteString.utf8.count)
-            _stats.bytesReceived += data.count
-        }
+        var (data, response) = try await perform(request)
         guard let http = response as? HTTPURLResponse else {
             throw SyncError.invalidResponse("no HTTP response")
         }
-        // URLSession asks for gzip and inflates it, so a compressed answer's Content-Length (say,
-        // from a reverse proxy that compresses JSON) counts other bytes than `data`: compare only
-        // an uncompressed one.
-        let encoding = http.value(forHTTPHeaderField: "Content-Encoding")?.trimmingCharacters(in: .whitespaces)
-        if encoding == nil || encoding?.lowercased() == "identity",
+        // The bytes that crossed the wire: the compressed body, whether URLSession inflated it
+        // (then its Content-Length says) or left it to us.
+        var receivedBytes = data.count
+        let encoding = http.value(forHTTPHeaderField: "Content-Encoding")?.trimmingCharacters(in: .whitespaces).lowercased()
+        if encoding == "gzip" {
+            if data.starts(with: [0x1F, 0x8B]) {
+                do {
+                    let inflated = try BodyCompression.gunzip(ByteBuffer(bytes: data), limit: SyncProtocol.maxBodyBytes)
+                    data = Data(inflated.readableBytesView)
+                } catch {
+                    throw SyncError.invalidResponse("the gzip body could not be inflated (cut short, or larger than "
+                                                    + "\(SyncProtocol.maxBodyBytes / (1024 * 1024)) MiB)")
+                }
+            } else if let declared = http.value(forHTTPHeaderField: "Content-Length").flatMap(Int.init) {
+                receivedBytes = declared
+            }
+        }
+        lock.withLock {
+            _stats.requests += 1
+            _stats.bytesSent += sentBytes + (components.url!.absoluteString.utf8.count)
+            _stats.bytesReceived += receivedBytes
+        }
+        // A compressed answer's Content-Length counts other bytes than `data`: compare only an
+        // uncompressed one.
+        if encoding == nil || encoding == "identity",
            let declared = http.value(forHTTPHeaderField: "Content-Length").flatMap(Int.init), declared != data.count
         {
             throw SyncError.invalidResponse("the body was cut short (\(data.count) of \(declared) bytes)")
@@ -147,9 +184,19 @@ public final class SyncClient: @unchecked Sendable {
             let message = error?.error ?? String(decoding: data.prefix(200), as: UTF8.self)
             switch (http.statusCode, error?.code) {
             case (401, _): throw SyncError.unauthorized(url: baseURL.absoluteString, message: message)
-            case (_, "protocol_mismatch"): throw SyncError.protocolMismatch(message)
+            case (_, "protocol_mismatch"):
+                // The server's own protocol tells which side is older.
+                if let theirs = error?.protocol, theirs < SyncProtocol.version {
+                    throw SyncError.protocolMismatch(
+                        "\(baseURL.absoluteString) speaks Margin protocol \(theirs) but this margin speaks "
+                            + "\(SyncProtocol.version): upgrade margin on the server")
+                }
+                throw SyncError.protocolMismatch(message)
             case (409, "gap"): throw SyncError.gap(vector: error?.vector ?? VersionVector())
-            default: throw SyncError.refused(status: http.statusCode, code: error?.code ?? "http", message: message)
+            default:
+                throw SyncError.refused(
+                    status: http.statusCode, code: error?.code ?? "http", message: message, origin: error?.origin,
+                    seq: error?.seq)
             }
         }
         if let version = http.value(forHTTPHeaderField: SyncProtocol.versionHeader), Int(version) != SyncProtocol.version {

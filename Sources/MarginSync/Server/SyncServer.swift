@@ -24,22 +24,28 @@ public struct SyncHTTPError: HTTPResponseError {
     public var code: String
     public var message: String
     public var vector: VersionVector?
+    /// The origin the refusal names, if any, and the seq.
+    public var origin: String?
+    public var seq: Int64?
     /// Extra response headers, such as `Allow` with 405.
     public var headers: HTTPFields
 
     public init(
         _ status: HTTPResponse.Status, code: String, _ message: String, vector: VersionVector? = nil,
-        headers: HTTPFields = [:]
+        origin: String? = nil, seq: Int64? = nil, headers: HTTPFields = [:]
     ) {
         self.status = status
         self.code = code
         self.message = message
         self.vector = vector
+        self.origin = origin
+        self.seq = seq
         self.headers = headers
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = ErrorResponse(code: code, error: message, protocol: SyncProtocol.version, vector: vector)
+        let body = ErrorResponse(
+            code: code, error: message, protocol: SyncProtocol.version, vector: vector, origin: origin, seq: seq)
         var response = try SyncServer.json(body, status: status)
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"margin\"" }
         response.headers.append(contentsOf: headers)
@@ -82,7 +88,7 @@ public enum SyncServer {
             ("/v1/health", .get, { _, _ in try api.health() }),
             ("/v1/vector", .get, { _, _ in try api.vector() }),
             ("/v1/digest", .get, { _, _ in try api.digest() }),
-            ("/v1/changes", .get, { request, _ in try api.changes(request) }),
+            ("/v1/changes", .get, { request, context in try api.changes(request, context: context) }),
             ("/v1/changes", .post, { request, context in try await api.push(request, context: context) }),
         ]
         // Another method on a served path is 405 with Allow (RFC 9110), not the router's 404.
@@ -93,6 +99,45 @@ public enum SyncServer {
     }
 
     typealias Handler = @Sendable (Request, SyncRequestContext) async throws -> Response
+
+    /// The sentence a peer speaking protocol `theirs` gets: which side to upgrade.
+    static func mismatch(theirs: Int) -> String {
+        theirs < SyncProtocol.version
+            ? "this server speaks Margin protocol \(SyncProtocol.version) but the request speaks \(theirs): "
+                + "upgrade margin on the client (the laptop) to sync with this hub"
+            : "this server speaks Margin protocol \(SyncProtocol.version) but the request speaks \(theirs): "
+                + "upgrade margin on this server"
+    }
+
+    /// The status and code of a refused batch.
+    static func httpError(_ error: StoreError, vector: () throws -> VersionVector) -> SyncHTTPError {
+        switch error {
+        case .gap:
+            return SyncHTTPError(.conflict, code: "gap", error.description, vector: try? vector())
+        case .clockSkew(let origin, _, _):
+            return SyncHTTPError(.unprocessableContent, code: "clock_skew", error.description, origin: origin)
+        case .locked:
+            return SyncHTTPError(.serviceUnavailable, code: "busy", error.description, headers: [.retryAfter: "1"])
+        case .forgedRun(let origin, let seq, _):
+            return SyncHTTPError(.unprocessableContent, code: "forged_run", error.description, origin: origin, seq: seq)
+        case .equivocation(let origin, let seq, _):
+            return SyncHTTPError(.conflict, code: "equivocation", error.description, origin: origin, seq: seq)
+        case .notCausal(let origin, let seq, _):
+            return SyncHTTPError(.unprocessableContent, code: "not_causal", error.description, origin: origin, seq: seq)
+        default:
+            return SyncHTTPError(.unprocessableContent, code: "invalid_change", error.description)
+        }
+    }
+
+    /// A JSON response, gzipped when the request accepts gzip and the body is worth it.
+    static func json(bytes: [UInt8], compressFor request: Request, status: HTTPResponse.Status = .ok) throws -> Response {
+        let accepts = request.headers[.acceptEncoding]?.lowercased().contains("gzip") == true
+        guard accepts, bytes.count >= BodyCompression.minimumBytes else { return json(bytes: bytes, status: status) }
+        var response = json(bytes: [], status: status)
+        response.headers[.contentEncoding] = "gzip"
+        response.body = .init(byteBuffer: try BodyCompression.gzip(bytes))
+        return response
+    }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         json(bytes: try WireJSON.encoder().encode(value), status: status)
@@ -120,6 +165,9 @@ struct ProtocolMiddleware: RouterMiddleware {
             (SyncProtocol.schemaHeader, SyncProtocol.changeSchema, "change schema"),
         ] {
             if let value = request.headers[HTTPField.Name(header)!], Int(value) != ours {
+                if what == "protocol", let theirs = Int(value) {
+                    throw SyncHTTPError(.badRequest, code: "protocol_mismatch", SyncServer.mismatch(theirs: theirs))
+                }
                 throw SyncHTTPError(
                     .badRequest, code: "protocol_mismatch",
                     "this server speaks Margin \(what) \(ours) but the request says \(value); "
@@ -205,15 +253,21 @@ struct SyncAPI: Sendable {
         return try SyncServer.json(DigestResponse(digest: digest, vector: vector))
     }
 
-    func changes(_ request: Request) throws -> Response {
+    func changes(_ request: Request, context: SyncRequestContext) throws -> Response {
         let query = request.uri.queryParameters
-        var after = VersionVector()
+        var position = PullPosition(vector: VersionVector())
         if let text = query["after"] {
-            guard let parsed = VersionVector(queryValue: String(text)) else {
+            guard let parsed = PullPosition(queryValue: String(text)) else {
                 throw SyncHTTPError(.badRequest, code: "bad_request",
-                                    "after must be a version vector as origin:seq,origin:seq")
+                                    "after must be a version vector as origin:seq,origin:seq (each optionally :HEAD, "
+                                        + "\(PullPosition.headDigits) hex digits)")
             }
-            after = parsed
+            position = parsed
+        }
+        let after = position.vector
+        // The same seqs with another history: two stores write as one replica (a copied store).
+        if let (origin, seq) = try store.divergence(from: after, heads: position.heads, via: context.tokenName) {
+            throw SyncServer.httpError(.equivocation(origin: origin, seq: seq, ownOrigin: false), vector: { try store.versionVector() })
         }
         var limit = SyncProtocol.defaultPageSize
         if let text = query["limit"] {
@@ -225,55 +279,58 @@ struct SyncAPI: Sendable {
         }
         // Read the vector first: every change it names is in this page or a later one.
         let vector = try store.versionVector()
-        // The stored JSON of each change goes out as it is, not parsed and encoded again.
-        let page = try store.storedChanges(after: after, limit: limit)
-        return SyncServer.json(bytes: WireEncoder.encodeChangesResponse(page, vector: vector))
+        // The stored bytes of each run go out as they are, never parsed and encoded again.
+        let page = try store.runs(after: after, limit: limit)
+        let body = WireCodec.encode(ChangesResponse(runs: page.runs, more: page.more, vector: vector))
+        return try SyncServer.json(bytes: body, compressFor: request)
     }
 
     func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        let buffer: ByteBuffer
+        let tooLarge = SyncHTTPError(
+            .contentTooLarge, code: "too_large",
+            "a push body is at most \(SyncProtocol.maxBodyBytes / (1024 * 1024)) MiB; send smaller batches")
+        var buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
         } catch is NIOTooManyBytesError {
             // Hummingbird would answer an empty 413; answer the protocol's error shape instead.
-            throw SyncHTTPError(.contentTooLarge, code: "too_large",
-                                "a push body is at most \(SyncProtocol.maxBodyBytes / (1024 * 1024)) MiB; send smaller batches")
+            throw tooLarge
+        }
+        switch request.headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces) {
+        case nil, "identity": break
+        case "gzip":
+            do {
+                buffer = try BodyCompression.gunzip(buffer, limit: SyncProtocol.maxBodyBytes)
+            } catch BodyCompression.InflateError.tooLarge {
+                throw tooLarge
+            } catch {
+                throw SyncHTTPError(.badRequest, code: "bad_request", "the body is not valid gzip")
+            }
+        case let other?:
+            throw SyncHTTPError(.unsupportedMediaType, code: "unsupported_encoding",
+                                "Content-Encoding \(other) is not supported; send gzip or no encoding")
         }
         let push: PushRequest
         do {
-            push = try buffer.withUnsafeReadableBytes { try WireJSON.decodePush($0) }
-        } catch let error as DecodingError {
-            throw SyncHTTPError(.badRequest, code: "bad_request", "the body is not a valid push: \(Self.describe(error))")
-        } catch {
-            throw SyncHTTPError(.badRequest, code: "bad_request", "the body is not JSON")
+            push = try buffer.withUnsafeReadableBytes { try WireCodec.decodePush($0) }
+        } catch let error as WireCodec.Malformed {
+            throw SyncHTTPError(.badRequest, code: "bad_request", error.reason)
         }
-        guard push.protocol == SyncProtocol.version, push.schema == SyncProtocol.changeSchema else {
-            throw SyncHTTPError(
-                .badRequest, code: "protocol_mismatch",
-                "this server speaks Margin protocol \(SyncProtocol.version) (change schema \(SyncProtocol.changeSchema)) "
-                    + "but the push says \(push.protocol) (\(push.schema)); upgrade the older side")
+        guard push.protocol == SyncProtocol.version else {
+            throw SyncHTTPError(.badRequest, code: "protocol_mismatch", SyncServer.mismatch(theirs: push.protocol))
         }
-        guard push.changes.count <= SyncProtocol.maxBatch else {
+        guard push.runs.reduce(0, { $0 + $1.count }) <= SyncProtocol.maxBatch else {
             // 422, not 413: the body is within its limit, the batch breaks the protocol's rule.
             throw SyncHTTPError(.unprocessableContent, code: "too_many_changes",
                                 "a push carries at most \(SyncProtocol.maxBatch) changes; send smaller batches")
         }
         do {
-            let report = try store.apply(push.changes)
+            let report = try store.apply(push.runs, via: context.tokenName)
             return try SyncServer.json(PushResponse(
                 protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema, applied: report.applied,
                 duplicates: report.duplicates, conflicts: report.conflicts, vector: report.vector))
         } catch let error as StoreError {
-            switch error {
-            case .gap:
-                throw SyncHTTPError(.conflict, code: "gap", error.description, vector: try store.versionVector())
-            case .clockSkew:
-                throw SyncHTTPError(.unprocessableContent, code: "clock_skew", error.description)
-            case .locked:
-                throw SyncHTTPError(.serviceUnavailable, code: "busy", error.description)
-            default:
-                throw SyncHTTPError(.unprocessableContent, code: "invalid_change", error.description)
-            }
+            throw SyncServer.httpError(error, vector: { try store.versionVector() })
         }
     }
 

@@ -14,10 +14,11 @@ struct InitCommand: ParsableCommand {
     func run() throws {
         let name = name ?? ProcessInfo.processInfo.hostName.components(separatedBy: ".").first ?? "margin"
         let store = try Store.create(at: global.storePath, name: name)
+        Output.store = store
         if output.json {
             try Output.json(["store": global.storePath, "replica_id": store.replicaID, "replica_name": store.replicaName])
         } else {
-            print("created store \(global.storePath) for replica \(store.replicaName) (\(store.replicaID))")
+            Output.line("created store \(global.storePath) for replica \(store.replicaName) (\(store.replicaID))")
         }
     }
 }

@@ -24,7 +24,7 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     /// What `--json` prints per remote (fields are added, never renamed).
-    struct Row: Encodable {
+    struct Row: RemoteRow {
         struct Side: Encodable {
             var kinds: [String: String]
             var counts: [String: Int]
@@ -38,48 +38,36 @@ struct VerifyCommand: AsyncParsableCommand {
         var outcome: String
         var exit_code: Int32
         /// The kinds whose digests differ.
-        var differing_kinds: [String]?
-        var vectors_equal: Bool?
+        @Null var differing_kinds: [String]?
+        @Null var vectors_equal: Bool?
         /// Changes the remote holds that this replica lacks, and the other way round.
-        var local_lacks, remote_lacks: Int64?
-        var local, remote_state: Side?
-        var error: String?
+        @Null var local_lacks: Int64?
+        @Null var remote_lacks: Int64?
+        @Null var local: Side?
+        @Null var remote_state: Side?
+        @Null var error: String?
     }
 
     func run() async throws {
         let store = try global.openStore()
-        let remotes = try Exchange.chooseRemotes(store, names: remote.map { [$0] } ?? [], all: all)
+        let remotes = try Remotes.choose(store, names: remote.map { [$0] } ?? [], all: all)
         let (digest, vector) = try store.digestAndVector()
-        var rows: [Row] = []
-        var worst = ExitStatus.success
-        for remote in remotes {
-            var row: Row
-            do {
-                let client = SyncClient(baseURL: URL(string: remote.url)!, token: try Exchange.token(for: remote))
-                let theirs = try await client.digest()
-                let kinds = digest.differences(from: theirs.digest)
-                let localLacks = Self.lacking(vector, from: theirs.vector)
-                let remoteLacks = Self.lacking(theirs.vector, from: vector)
-                let equal = kinds.isEmpty && vector == theirs.vector
-                let code = equal ? ExitStatus.success : ExitStatus.differs
-                row = Row(
-                    remote: remote.name, equal: equal, outcome: equal ? "equal" : "differs", exit_code: code,
-                    differing_kinds: kinds, vectors_equal: vector == theirs.vector, local_lacks: localLacks,
-                    remote_lacks: remoteLacks, local: .init(kinds: digest.kinds, counts: digest.counts, vector: vector),
-                    remote_state: .init(kinds: theirs.kinds, counts: theirs.counts, vector: theirs.vector))
-                if !output.json { print(Self.sentence(remote: remote.name, row: row, counts: digest.counts)) }
-            } catch {
-                let code = Exchange.exitCode(for: error)
-                let text = (error as? CLIError)?.message.replacingOccurrences(of: "margin: ", with: "") ?? "\(error)"
-                row = Row(remote: remote.name, equal: false, outcome: Exchange.outcomeName(code), exit_code: code,
-                          error: text)
-                FileHandle.standardError.write(Data("margin: \(remote.name): \(text)\n".utf8))
-            }
-            worst = ExitStatus.worst(worst, row.exit_code)
-            rows.append(row)
+        try await RemoteLoop.run(remotes, json: output.json) { remote in
+            let theirs = try await Remotes.client(for: remote).digest()
+            let kinds = digest.differences(from: theirs.digest)
+            let equal = kinds.isEmpty && vector == theirs.vector
+            let row = Row(
+                remote: remote.name, equal: equal, outcome: equal ? "equal" : "differs",
+                exit_code: equal ? ExitStatus.success : ExitStatus.differs, differing_kinds: kinds,
+                vectors_equal: vector == theirs.vector, local_lacks: Self.lacking(vector, from: theirs.vector),
+                remote_lacks: Self.lacking(theirs.vector, from: vector),
+                local: .init(kinds: digest.kinds, counts: digest.counts, vector: vector),
+                remote_state: .init(kinds: theirs.kinds, counts: theirs.counts, vector: theirs.vector))
+            if !output.json { Output.row(Self.sentence(remote: remote.name, row: row, counts: digest.counts)) }
+            return row
+        } failed: { remote, code, text in
+            Row(remote: remote.name, equal: false, outcome: Remotes.outcomeName(code), exit_code: code, error: text)
         }
-        if output.json { try Output.json(rows) }
-        if worst != ExitStatus.success { throw CLIError(message: "", code: worst) }
     }
 
     /// How many changes `other` holds that `vector` lacks.
@@ -89,14 +77,14 @@ struct VerifyCommand: AsyncParsableCommand {
 
     static func sentence(remote: String, row: Row, counts: [String: Int]) -> String {
         if row.equal {
-            let summary = ["changes", "articles", "annotations", "tags", "conflicts"]
-                .map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ")
-            return "\(remote): equal (\(summary))"
+            let summary = ["change", "article", "annotation", "tag", "conflict"]
+                .map { count(counts[$0 + "s"] ?? 0, $0) }.joined(separator: ", ")
+            return "\(remote): \(Colour.green("equal")) (\(summary))"
         }
-        var parts = ["\(remote): differs in \((row.differing_kinds ?? []).joined(separator: ", "))"]
+        var parts = ["\(remote): \(Colour.yellow("differs")) in \((row.differing_kinds ?? []).joined(separator: ", "))"]
         let localLacks = row.local_lacks ?? 0, remoteLacks = row.remote_lacks ?? 0
         if localLacks > 0 || remoteLacks > 0 {
-            parts.append("this replica lacks \(localLacks) changes and \(remote) lacks \(remoteLacks); "
+            parts.append("this replica lacks \(count(localLacks, "change")) and \(remote) lacks \(count(remoteLacks, "change")); "
                 + "run `margin sync \(remote)` and verify again")
         } else {
             parts.append("both hold the same changes but their states differ: a bug; "
