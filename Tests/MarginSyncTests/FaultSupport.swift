@@ -181,15 +181,15 @@ struct SeededRandom: RandomNumberGenerator {
 
 // MARK: - Many changes
 
-/// Writes `highlights` highlights with notes on the article, each with `tags` tags: about
-/// highlights × (tags + 8) changes.
+/// Writes `highlights` highlights with notes on the article, each with `tags` tags added one at a
+/// time (as a reader tags over days): highlights × (tags + 1) changes, each its own run.
 func writeMany(into store: Store, article: String, highlights: Int, tags: Int, salt: String = "") throws {
     let length = try store.article(article).body.unicodeScalars.count
     for i in 0..<highlights {
         let start = (i * 37 + salt.count * 11) % (length - 20)
         let id = try store.highlight(
             articleRef: article, anchor: .position(start: start, end: start + 1 + i % 17), note: "note \(salt)\(i)").id
-        try store.addTags(ref: id, tags: (0..<tags).map { "t\(salt)-\(i)-\($0)" })
+        for tag in 0..<tags { try store.addTags(ref: id, tags: ["t\(salt)-\(i)-\(tag)"]) }
     }
 }
 

@@ -88,9 +88,9 @@ struct FaultTests {
                 let client = SyncClient(baseURL: server.url, timeout: 5)
                 var remote = try await client.vector()
                 while true {
-                    let page = try laptop.changes(after: remote, limit: 10)
-                    if page.changes.isEmpty { return true }
-                    let answer = try await client.push(page.changes)
+                    let page = try laptop.runs(after: remote, limit: 10)
+                    if page.runs.isEmpty { return true }
+                    let answer = try await client.push(page.runs)
                     acknowledged.record(answer.vector)
                     remote = answer.vector
                 }
@@ -313,34 +313,50 @@ struct FaultTests {
         let server = try await ServeChild.start(store: hubPath, log: folder.file("serve.log"))
         let laptop = try Store.inMemory(name: "laptop-a")
         try SyncFixtures.importStory(into: laptop)
-        let changes = try laptop.changes(after: VersionVector()).changes
-        let valid = try JSONEncoder().encode(PushRequest(changes: changes))
+        let runs = try laptop.runs(after: VersionVector()).runs
+        let valid = Data(WireCodec.encode(PushRequest(runs: runs)))
+        // Edits of the push's JSON envelope (not of a run's signed body, which stays as written).
         func mutated(_ edit: (inout [String: Any], inout [[String: Any]]) -> Void) throws -> Data {
             var object = try JSONSerialization.jsonObject(with: valid) as! [String: Any]
-            var list = object["changes"] as! [[String: Any]]
+            var list = object["runs"] as! [[String: Any]]
             edit(&object, &list)
-            object["changes"] = list
+            object["runs"] = list
             return try JSONSerialization.data(withJSONObject: object)
         }
+        // The push with the story's run altered after it was signed: its title changed, signature kept.
+        let forged: Data = try {
+            let decoded = try runs.map { try $0.decoded() }
+            let index = try #require(decoded.firstIndex { $0.changes.contains { $0.write(of: "title") != nil } })
+            var run = decoded[index]
+            let change = try #require(run.changes.firstIndex { $0.write(of: "title") != nil })
+            let field = try #require(run.changes[change].writes.firstIndex { $0.field == "title" })
+            run.changes[change].writes[field].value = .string("Forged headline")
+            var altered = runs
+            altered[index].body = RunCodec.encode(run)
+            return Data(WireCodec.encode(PushRequest(runs: altered)))
+        }()
         let auth = ["Authorization": "Bearer \(token)"]
-        var hugeValue = Data(#"{"protocol":1,"schema":1,"changes":[{"origin":"a","seq":1,"hlc":1,"entity":"article","entity_id":"x","field":"title","value":""#.utf8)
+        var hugeValue = Data(#"{"protocol":2,"runs":[{"origin":"a","first":1,"last":1,"run":{"v":2,"x":""#.utf8)
         hugeValue.append(Data(repeating: UInt8(ascii: "a"), count: SyncProtocol.maxBodyBytes))
-        hugeValue.append(Data(#""}]}"#.utf8))
+        hugeValue.append(Data(#""}}]}"#.utf8))
         let cases: [(String, String, String, [String: String], Data?, Int)] = [
-            ("malformed JSON", "POST", "/v1/changes", auth, Data("{\"protocol\": 1, \"changes\": [".utf8), 400),
+            ("malformed JSON", "POST", "/v1/changes", auth, Data("{\"protocol\": 2, \"runs\": [".utf8), 400),
             ("truncated push", "POST", "/v1/changes", auth, valid.prefix(valid.count / 2), 400),
             ("not JSON at all", "POST", "/v1/changes", auth, Data("\u{0}\u{1}\u{2}garbage".utf8), 400),
             ("wrong types", "POST", "/v1/changes", auth,
-             Data(#"{"protocol":"1","schema":1,"changes":{"origin":5}}"#.utf8), 400),
-            ("seq as a float", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["seq"] = 1.5 }, 400),
-            ("hlc as a string", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["hlc"] = "soon" }, 400),
-            ("supersedes as an object", "POST", "/v1/changes", auth,
-             try mutated { _, list in list[1]["supersedes"] = ["a": 1] }, 400),
-            ("an unknown entity", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["entity"] = "robot" }, 400),
+             Data(#"{"protocol":"2","runs":{"origin":5}}"#.utf8), 400),
+            ("first as a float", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["first"] = 1.5 }, 400),
+            ("last as a string", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["last"] = "soon" }, 400),
+            ("a run body that is a string", "POST", "/v1/changes", auth,
+             try mutated { _, list in list[0]["run"] = "{}" }, 400),
+            ("a key of 5 bytes", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["key"] = "AAAAAAA=" }, 400),
+            ("a signature without its key", "POST", "/v1/changes", auth,
+             try mutated { _, list in list[0]["key"] = nil }, 400),
+            ("a run body altered after signing", "POST", "/v1/changes", auth, forged, 422),
             ("100,000 nested arrays", "POST", "/v1/changes", auth,
              Data(String(repeating: "[", count: 100_000).utf8), 400),
             ("100,000 nested objects in a value", "POST", "/v1/changes", auth,
-             Data((#"{"protocol":1,"schema":1,"changes":[{"value":"# + String(repeating: #"{"a":"#, count: 100_000)).utf8),
+             Data((#"{"protocol":2,"runs":[{"origin":"a","first":1,"last":1,"run":"# + String(repeating: #"{"a":"#, count: 100_000)).utf8),
              400),
             ("a body over 16 MiB", "POST", "/v1/changes", auth, hugeValue, 413),
             ("protocol 99 in the header", "GET", "/v1/vector", auth.merging(["Margin-Protocol": "99"]) { $1 }, nil, 400),
@@ -351,7 +367,7 @@ struct FaultTests {
             ("a Basic header", "GET", "/v1/digest", ["Authorization": "Basic Zm9vOmJhcg=="], nil, 401),
             ("a malformed vector", "GET", "/v1/changes?after=%ff%00:zz", auth, nil, 400),
             ("a limit of -1", "GET", "/v1/changes?limit=-1", auth, nil, 400),
-            ("a seq of 0", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["seq"] = 0 }, 422),
+            ("a first seq of 0", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["first"] = 0 }, 400),
         ]
 
         // When each hostile request is sent,
@@ -397,7 +413,7 @@ struct FaultTests {
             try await Reconciler(store: laptop, client: SyncClient(baseURL: server.url)).run(remote: "hub")
         } throws: { error in
             // Then the push is refused with a message that names the origin and the skew,
-            guard case SyncError.refused(422, "clock_skew", let message) = error else { return false }
+            guard case SyncError.refused(422, "clock_skew", let message, _, _) = error else { return false }
             let amount = ahead >= 86_400 ? "2.0 days" : "1.0 hours"
             return message.contains(laptop.replicaID) && message.contains(amount) && message.contains("fix the clock")
         }

@@ -343,11 +343,20 @@ fileprivate func rawRequest(
     return RawResponse(status: http.statusCode, body: data, headers: fields)
 }
 
-/// A push body of the given changes, as the wire carries it.
-fileprivate func pushBody(_ changes: [Change], protocol version: Int = SyncProtocol.version) throws -> Data {
-    var request = PushRequest(changes: changes)
+/// A push body of the given runs, as the wire carries it.
+fileprivate func pushBody(_ runs: [SignedRun], protocol version: Int = SyncProtocol.version) throws -> Data {
+    var request = PushRequest(runs: runs)
     request.protocol = version
-    return try JSONEncoder().encode(request)
+    return Data(WireCodec.encode(request))
+}
+
+/// `run` signed with `key`, as its author would ship it.
+fileprivate func signed(_ run: Run, with key: ReplicaKey) -> SignedRun {
+    let body = RunCodec.encode(run)
+    let hash = Hashing.sha256(body)
+    return SignedRun(
+        origin: run.origin, first: run.first, last: run.last, body: body, hash: hash, key: key.publicKey,
+        signature: key.sign(runHash: hash))
 }
 
 /// What a store holds, to check that a refused request wrote nothing.
@@ -577,7 +586,7 @@ struct LiveSyncTests {
 
     @Test func anInterruptedPushResumesWithoutDuplicatesAfterTheServerRestarts() async throws {
         // Given a laptop with thousands of offline changes (100 highlights with notes on the
-        // Yonhap story, 80 tags on each) and an empty hub on disk.
+        // Yonhap story, 25 tags on each, added one at a time) and an empty hub on disk.
         let folder = try TempFolder()
         let hubPath = folder.path("hub.sqlite")
         let hub = try Store.create(at: hubPath, name: "hub")
@@ -588,10 +597,10 @@ struct LiveSyncTests {
             let start = (i * 31) % (length - 20)
             let id = try laptop.highlight(
                 articleRef: article, anchor: .position(start: start, end: start + 1 + i % 19), note: "note \(i)").id
-            try laptop.addTags(ref: id, tags: (0..<80).map { "topic-\(i)-\($0)" })
+            for tag in 0..<25 { try laptop.addTags(ref: id, tags: ["topic-\(i)-\(tag)"]) }
         }
         let total = try changeCount(laptop)
-        #expect(total > 8_000)
+        #expect(total > 2_500)
 
         // When the server stops after five pages of 100 have been acknowledged.
         let server = try await LiveServer.serve(hub)
@@ -683,7 +692,7 @@ struct LiveSyncTests {
             let client = SyncClient(baseURL: server.url, timeout: 300)
             let page = try await client.changes(after: VersionVector(), limit: 5_000)
             #expect(page.more)
-            #expect(page.changes.count < (try changeCount(hub)))
+            #expect(page.changeCount < (try changeCount(hub)))
             #expect(client.stats.bytesReceived < SyncProtocol.maxBodyBytes)
         }
     }
@@ -748,7 +757,7 @@ struct LiveSyncTests {
         let before = try Snapshot(hub)
         try await withServer(hub) { server in
             // When a push body is larger than the limit (a valid push padded with spaces),
-            var body = Data(#"{"protocol":1,"schema":1,"changes":[]"#.utf8)
+            var body = Data(#"{"protocol":2,"runs":[]"#.utf8)
             body.append(Data(repeating: UInt8(ascii: " "), count: SyncProtocol.maxBodyBytes))
             body.append(Data("}".utf8))
             let response = try await rawRequest(server.url, "POST", "/v1/changes", body: body)
@@ -759,9 +768,19 @@ struct LiveSyncTests {
             #expect(try Snapshot(hub) == before)
 
             // When a push carries more changes than a batch may hold (each one well formed),
-            let laptop = try Store.inMemory(name: "laptop-a")
-            let change = try #require(laptop.changes(after: VersionVector()).changes.first)
-            let many = Array(repeating: change, count: SyncProtocol.maxBatch + 1)
+            // (two signed runs: one of as many changes as a run may hold, and one more)
+            let key = try ReplicaKey(seed: Array(repeating: 3, count: 32))
+            let hlc = HLC(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            func changes(_ seqs: ClosedRange<Int64>) -> [Change] {
+                seqs.map { Change(origin: key.replicaID, seq: $0, hlc: HLC(rawValue: hlc.rawValue + $0), entity: .replica,
+                                  entityID: key.replicaID, field: "name", value: .string("name \($0)")) }
+            }
+            let full = signed(Run(origin: key.replicaID, first: 1, prev: [],
+                                  changes: changes(1...Int64(ChangeLimits.maxRunChanges))), with: key)
+            let next = Int64(ChangeLimits.maxRunChanges) + 1
+            let many = [full, signed(Run(origin: key.replicaID, first: next, prev: full.hash, changes: changes(next...next)),
+                                     with: key)]
+            #expect(many.reduce(0) { $0 + $1.count } == SyncProtocol.maxBatch + 1)
             let tooMany = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(many))
             // Then it is a 422, and nothing is written.
             #expect(tooMany.status == 422)
@@ -771,30 +790,34 @@ struct LiveSyncTests {
         }
     }
 
-    @Test func aValueNestedDeeperThanTheLogReadsIsRefusedWith422() async throws {
-        // Given a hub, and a laptop's first change.
+    @Test func aValueNestedDeeperThanTheProtocolAllowsIsRefusedWith422() async throws {
+        // Given a hub, and a replica of its own key (signing is no obstacle to a hostile client).
         let hub = try Store.inMemory(name: "hub")
         let before = try Snapshot(hub)
-        let laptop = try Store.inMemory(name: "laptop-a")
-        var change = try #require(laptop.changes(after: VersionVector()).changes.first)
-        try await withServer(hub) { server in
-            // When its value is nested 65 levels deep (the wire's JSON allows 512),
+        let key = try ReplicaKey(seed: Array(repeating: 7, count: 32))
+        func run(nesting: Int) -> SignedRun {
             var value = JSONValue.string("deep")
-            for _ in 0..<JSONValue.maxNesting { value = .array([value]) }
-            change.value = value
-            let response = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody([change]))
+            for _ in 1..<nesting { value = .array([value]) }
+            let change = Change(
+                origin: key.replicaID, seq: 1, hlc: HLC(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)),
+                entity: .replica, entityID: key.replicaID, field: "name", value: value)
+            return signed(Run(origin: key.replicaID, first: 1, prev: [], changes: [change]), with: key)
+        }
+        try await withServer(hub) { server in
+            // When a signed run's value is nested one level deeper than the protocol allows (the
+            // wire's JSON would take 512),
+            let response = try await rawRequest(
+                server.url, "POST", "/v1/changes", body: try pushBody([run(nesting: ChangeLimits.maxValueNesting + 1)]))
             // Then the push is refused with the protocol's 422, naming the limit, and writes nothing.
             #expect(response.status == 422)
             #expect(response.error?.code == "invalid_change", "\(response.text)")
-            #expect(response.text.contains("nested deeper than 64 levels"), "\(response.text)")
+            #expect(response.text.contains("nested deeper than \(ChangeLimits.maxValueNesting) levels"), "\(response.text)")
             #expect(try Snapshot(hub) == before)
-            // While 64 levels are accepted (and a replica name that is not a string shows no name).
-            value = .string("deep")
-            for _ in 0..<(JSONValue.maxNesting - 1) { value = .array([value]) }
-            change.value = value
-            let accepted = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody([change]))
+            // While the limit itself is accepted (and a replica name that is not a string shows no name).
+            let accepted = try await rawRequest(
+                server.url, "POST", "/v1/changes", body: try pushBody([run(nesting: ChangeLimits.maxValueNesting)]))
             #expect(accepted.status == 200, "\(accepted.text)")
-            #expect(try hub.versionVector()[change.origin] == 1)
+            #expect(try hub.versionVector()[key.replicaID] == 1)
         }
     }
 
@@ -803,7 +826,7 @@ struct LiveSyncTests {
         let hub = try Store.inMemory(name: "hub")
         let laptop = try Store.inMemory(name: "laptop-a")
         try SyncFixtures.importStory(into: laptop)
-        let changes = try laptop.changes(after: VersionVector(), limit: 1_000).changes
+        let changes = try laptop.runs(after: VersionVector(), limit: 1_000).runs
         let valid = try JSONSerialization.jsonObject(with: try pushBody(changes)) as! [String: Any]
         func mutated(_ edit: (inout [String: Any]) -> Void) throws -> Data {
             var object = valid
@@ -815,20 +838,25 @@ struct LiveSyncTests {
             // When pushes arrive that are not JSON, or JSON of the wrong shape or types,
             let bodies: [(String, Data)] = [
                 ("truncated JSON", try pushBody(changes).dropLast(10)),
-                ("not JSON", Data("protocol=1&changes=all".utf8)),
+                ("not JSON", Data("protocol=2&runs=all".utf8)),
                 ("empty", Data()),
-                ("changes is a string", try mutated { $0["changes"] = "everything" }),
-                ("seq is a string", try mutated { object in
-                    var list = object["changes"] as! [[String: Any]]
-                    list[0]["seq"] = "one"
-                    object["changes"] = list
+                ("runs is a string", try mutated { $0["runs"] = "everything" }),
+                ("first is a string", try mutated { object in
+                    var list = object["runs"] as! [[String: Any]]
+                    list[0]["first"] = "one"
+                    object["runs"] = list
                 }),
                 ("origin is a number", try mutated { object in
-                    var list = object["changes"] as! [[String: Any]]
-                    list[1]["origin"] = 42
-                    object["changes"] = list
+                    var list = object["runs"] as! [[String: Any]]
+                    list[0]["origin"] = 42
+                    object["runs"] = list
                 }),
-                ("missing changes", try mutated { $0["changes"] = nil }),
+                ("a run without its body", try mutated { object in
+                    var list = object["runs"] as! [[String: Any]]
+                    list[0]["run"] = nil
+                    object["runs"] = list
+                }),
+                ("missing runs", try mutated { $0["runs"] = nil }),
             ]
             for (what, body) in bodies {
                 let response = try await rawRequest(server.url, "POST", "/v1/changes", body: body)
@@ -851,38 +879,45 @@ struct LiveSyncTests {
         let hub = try Store.inMemory(name: "hub")
         let laptop = try Store.inMemory(name: "laptop-a")
         try SyncFixtures.importStory(into: laptop)
-        let changes = try laptop.changes(after: VersionVector(), limit: 1_000).changes
+        let runs = try laptop.runs(after: VersionVector(), limit: 1_000).runs
+        let changes = runs.reduce(0) { $0 + $1.count }
+        let next = SyncProtocol.version + 1
         let before = try Snapshot(hub)
         try await withServer(hub) { server in
-            // When a request says Margin-Protocol: 2 in its header,
+            // When a request says the next protocol in its header,
             for (method, path, body) in [("GET", "/v1/vector", nil), ("GET", "/v1/changes", nil),
-                                         ("POST", "/v1/changes", try pushBody(changes))] as [(String, String, Data?)] {
+                                         ("POST", "/v1/changes", try pushBody(runs))] as [(String, String, Data?)] {
                 let response = try await rawRequest(
-                    server.url, method, path, headers: [SyncProtocol.versionHeader: "2"], body: body)
+                    server.url, method, path, headers: [SyncProtocol.versionHeader: "\(next)"], body: body)
                 // Then it is a 400 with code protocol_mismatch that names both versions.
                 #expect(response.status == 400, "\(method) \(path)")
                 #expect(response.error?.code == "protocol_mismatch", "\(method) \(path): \(response.text)")
-                #expect(response.error?.protocol == 1)
-                #expect(response.error?.error.contains("2") == true)
+                #expect(response.error?.protocol == SyncProtocol.version)
+                #expect(response.error?.error.contains("\(next)") == true)
+                #expect(response.error?.error.contains("upgrade margin on this server") == true)
             }
-            // When a push body says "protocol": 2 (under a version-1 header),
-            let response = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(changes, protocol: 2))
+            // When an older client (protocol 1) asks, it is told to upgrade the laptop.
+            let old = try await rawRequest(server.url, "GET", "/v1/vector", headers: [SyncProtocol.versionHeader: "1"])
+            #expect(old.status == 400)
+            #expect(old.error?.error.contains("upgrade margin on the client") == true, "\(old.text)")
+            // When a push body says the next protocol (under this version's header),
+            let response = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(runs, protocol: next))
             // Then it is refused the same way, and nothing was written.
             #expect(response.status == 400)
             #expect(response.error?.code == "protocol_mismatch", "\(response.text)")
             #expect(try Snapshot(hub) == before)
         }
 
-        // When the real client meets a server of protocol 2 (a stand-in that answers like one),
+        // When the real client meets a server of the next protocol (a stand-in that answers like one),
         let future = Router()
         future.get("/v1/changes") { _, _ in
-            let body = #"{"code":"protocol_mismatch","error":"this server speaks Margin protocol 2 but the request says 1","protocol":2}"#
+            let body = #"{"code":"protocol_mismatch","error":"this server speaks Margin protocol 3 but the request says 2","protocol":3}"#
             return Response(status: .badRequest, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         future.get("/v1/vector") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json", HTTPField.Name("Margin-Protocol")!: "2"],
-                     body: .init(byteBuffer: ByteBuffer(string: #"{"protocol":2,"schema":1,"vector":{}}"#)))
+            Response(status: .ok, headers: [.contentType: "application/json", HTTPField.Name("Margin-Protocol")!: "3"],
+                     body: .init(byteBuffer: ByteBuffer(string: #"{"protocol":3,"schema":1,"vector":{}}"#)))
         }
         let app = Application(
             router: future, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quietLogger)
@@ -890,20 +925,21 @@ struct LiveSyncTests {
             let url = URL(string: "http://localhost:\(try #require(client.port))")!
             // Then a refusal with protocol_mismatch, and a success that declares protocol 2 in
             // its header, both surface as SyncError.protocolMismatch, and nothing is applied.
+            #expect(SyncProtocol.version == 2, "the stand-in below speaks protocol 3")
             await #expect {
                 try await sync(laptop, with: url)
             } throws: { error in
                 guard case SyncError.protocolMismatch(let message) = error else { return false }
-                return message.contains("protocol 2")
+                return message.contains("protocol 3")
             }
             await #expect {
                 _ = try await SyncClient(baseURL: url).vector()
             } throws: { error in
                 guard case SyncError.protocolMismatch(let message) = error else { return false }
-                return message.contains("2") && message.contains("upgrade")
+                return message.contains("3") && message.contains("upgrade")
             }
         }
-        #expect(try changeCount(laptop) == changes.count)
+        #expect(try changeCount(laptop) == changes)
     }
 
     @Test func aSyncThroughAReverseProxyThatCompressesAnswersWorks() async throws {
@@ -950,7 +986,10 @@ struct LiveSyncTests {
         let odd = Change(origin: "laptop,evil", seq: 1, hlc: HLC(rawValue: 1_000), entity: .replica,
                          entityID: "laptop,evil", field: "name", value: .string("odd"))
         try await withServer(hub) { server in
-            let pushed = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody([odd]))
+            let body = RunCodec.encode(Run(origin: odd.origin, first: 1, prev: [], changes: [odd]))
+            let run = SignedRun(origin: odd.origin, first: 1, last: 1, body: body, hash: Hashing.sha256(body),
+                                key: nil, signature: nil)
+            let pushed = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody([run]))
 
             // When a laptop syncs with the hub twice.
             let laptop = try Store.inMemory(name: "laptop-a")
@@ -966,28 +1005,31 @@ struct LiveSyncTests {
     }
 
     @Test func aPushWithAGapIsRefusedWith409AndTheReconcilerResendsFromTheServersVector() async throws {
-        // Given a laptop with 40-odd changes, and a hub that holds the first 10.
+        // Given a laptop with an imported story and five highlights (a run each), and a hub that
+        // holds the first run.
         let laptop = try Store.inMemory(name: "laptop-a")
         let article = try SyncFixtures.importStory(into: laptop)
         for quote in ["cause a stink", "Chung Eui-yong", "recalcitrant regime", "Lloyd Austin", "sleep in peace"] {
             _ = try laptop.highlight(articleRef: article, anchor: SyncFixtures.quote(quote), note: quote, tags: ["t"])
         }
-        let all = try laptop.changes(after: VersionVector(), limit: 1_000).changes
+        let all = try laptop.runs(after: VersionVector(), limit: 1_000).runs
+        try #require(all.count >= 6)
+        let total = all.reduce(0) { $0 + $1.count }
         let origin = laptop.replicaID
         let hub = try Store.inMemory(name: "hub")
-        _ = try hub.apply(Array(all.prefix(10)))
+        _ = try hub.apply(Array(all.prefix(1)))
 
         try await withServer(hub) { server in
-            // When a push skips changes 11 and 12,
+            // When a push skips the second run,
             let before = try Snapshot(hub)
-            let gapped = Array(all.dropFirst(12).prefix(5))
+            let gapped = Array(all.dropFirst(2).prefix(2))
             let response = try await rawRequest(server.url, "POST", "/v1/changes", body: try pushBody(gapped))
 
             // Then it is refused with 409 and the server's vector, and nothing is written.
             #expect(response.status == 409)
             #expect(response.error?.code == "gap")
             #expect(response.error?.vector == before.vector)
-            #expect(response.error?.vector?[origin] == 10)
+            #expect(response.error?.vector?[origin] == all[0].last)
             #expect(try Snapshot(hub) == before)
             // The client maps it to SyncError.gap with that vector.
             await #expect {
@@ -999,10 +1041,10 @@ struct LiveSyncTests {
         }
 
         // When the laptop syncs through a hub address that fails over between the pull and the
-        // push: reads answer from a primary that holds 30 of the laptop's changes, writes go to
-        // the standby above that holds only 10, so the push starts past the standby's end.
+        // push: reads answer from a primary that holds three of the laptop's runs, writes go to
+        // the standby above that holds only the first, so the push starts past the standby's end.
         let primary = try Store.inMemory(name: "hub")
-        _ = try primary.apply(Array(all.prefix(30)))
+        _ = try primary.apply(Array(all.prefix(3)))
         let (ports, announce) = AsyncStream.makeStream(of: Int.self)
         let failover = Application(
             responder: Failover(reads: SyncServer.buildRouter(store: primary).buildResponder(),
@@ -1015,7 +1057,7 @@ struct LiveSyncTests {
 
         // Then the Reconciler took the 409, resent from the standby's vector, and finished: the
         // standby holds every change of the laptop, once.
-        #expect(report.sent == all.count - 10 + 1)  // the laptop's 11..n, and the primary's name
+        #expect(report.sent == total - Int(all[0].last) + 1)  // the laptop's second run on, and the primary's name
         #expect(report.requests == 3)  // pull, refused push, resent push
         #expect(try hub.versionVector()[origin] == laptop.versionVector()[origin])
         #expect(try hub.versionVector().includes(laptop.versionVector()))

@@ -292,19 +292,35 @@ struct Provocation: Sendable, CustomTestStringConvertible {
 
     static func now() -> HLC { HLC(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
 
+    /// The key of the replica whose runs the provocations send.
+    static let key = try! ReplicaKey(seed: Array(repeating: 9, count: 32))
+    static var origin: String { key.replicaID }
+
     static func change(
-        origin: String = "8d7e6f5a-4b3c-4d2e-9f1a-0b1c2d3e4f5a", seq: Int64 = 1, hlc: HLC = now(),
-        field: String = "title"
+        origin: String = origin, seq: Int64 = 1, hlc: HLC = now(), field: String = "title",
+        entityID: String = "0123456789abcdef"
     ) -> Change {
-        Change(origin: origin, seq: seq, hlc: hlc, entity: .article, entityID: "0123456789abcdef",
+        Change(origin: origin, seq: seq, hlc: hlc, entity: .article, entityID: entityID,
                field: field, value: .string("Blinken in Seoul"))
     }
 
-    static func push(_ changes: [Change], protocol version: Int = SyncProtocol.version) throws -> ByteBuffer {
-        var request = PushRequest(changes: changes)
-        request.protocol = version
-        return ByteBuffer(bytes: try JSONEncoder().encode(request))
+    /// The changes as one run signed with `key`; `first` is the first change's seq.
+    static func run(_ changes: [Change], prev: [UInt8] = []) -> SignedRun {
+        let run = Run(origin: changes[0].origin, first: changes[0].seq, prev: prev, changes: changes)
+        let body = RunCodec.encode(run)
+        let hash = Hashing.sha256(body)
+        return SignedRun(
+            origin: run.origin, first: run.first, last: run.last, body: body, hash: hash, key: key.publicKey,
+            signature: key.sign(runHash: hash))
     }
+
+    static func push(_ runs: [SignedRun], protocol version: Int = SyncProtocol.version) throws -> ByteBuffer {
+        var request = PushRequest(runs: runs)
+        request.protocol = version
+        return ByteBuffer(bytes: WireCodec.encode(request))
+    }
+
+    static func push(_ changes: [Change]) throws -> ByteBuffer { try push([run(changes)]) }
 
     static func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
@@ -315,14 +331,14 @@ struct Provocation: Sendable, CustomTestStringConvertible {
         Provocation("GET", "/v1/health", 200, "health needs no token", fixture: { try .memory(token: true) },
                     check: { response, store in
                         let health = try decode(HealthResponse.self, response)
-                        #expect(health.status == "ok" && health.protocol == 1 && health.schema == 1)
+                        #expect(health.status == "ok" && health.protocol == SyncProtocol.version && health.schema == 1)
                         #expect(health.replicaID == store.replicaID && health.replicaName == "hub")
                     }),
         Provocation("GET", "/v1/health", 400, "another protocol in the header", code: "protocol_mismatch",
-                    headers: header(SyncProtocol.versionHeader, "2")),
+                    headers: header(SyncProtocol.versionHeader, "\(SyncProtocol.version + 1)")),
 
         // GET /v1/vector
-        Provocation("GET", "/v1/vector", 200, "the right token", headers: header(SyncProtocol.versionHeader, "1"),
+        Provocation("GET", "/v1/vector", 200, "the right token", headers: header(SyncProtocol.versionHeader, "\(SyncProtocol.version)"),
                     fixture: {
                         let fixture = try ProvocationFixture.memory()
                         fixture.headers[.authorization] = "Bearer \(try fixture.store.createToken(name: "ci"))"
@@ -340,7 +356,7 @@ struct Provocation: Sendable, CustomTestStringConvertible {
         // GET /v1/digest
         Provocation("GET", "/v1/digest", 200, "the digests of a store with one received change", fixture: {
                         let fixture = try ProvocationFixture.memory()
-                        _ = try fixture.store.apply([change()])
+                        _ = try fixture.store.apply([run([change()])])
                         return fixture
                     },
                     check: { response, store in
@@ -363,12 +379,14 @@ struct Provocation: Sendable, CustomTestStringConvertible {
         Provocation("GET", "/v1/changes", 200, "a page of one of two", uri: "/v1/changes?after=&limit=1",
                     fixture: {
                         let fixture = try ProvocationFixture.memory()
-                        _ = try fixture.store.apply([change()])
+                        _ = try fixture.store.apply([run([change()])])
                         return fixture
                     },
                     check: { response, store in
-                        let page = try decode(ChangesResponse.self, response)
-                        #expect(page.changes.count == 1 && page.more)
+                        let page = try Data(response.body.readableBytesView).withUnsafeBytes {
+                            try WireCodec.decodeChangesResponse($0)
+                        }
+                        #expect(page.changeCount == 1 && page.more)
                         #expect(page.vector == (try store.versionVector()) && page.vector.total == 2)
                     }),
         Provocation("GET", "/v1/changes", 400, "a malformed vector", uri: "/v1/changes?after=abc", code: "bad_request"),
@@ -385,20 +403,25 @@ struct Provocation: Sendable, CustomTestStringConvertible {
                         #expect(report.vector == (try store.versionVector()) && report.vector[change().origin] == 1)
                     }),
         Provocation("POST", "/v1/changes", 400, "malformed JSON", code: "bad_request",
-                    body: { ByteBuffer(string: "{\"protocol\": 1, \"changes\": [") }),
+                    body: { ByteBuffer(string: "{\"protocol\": 2, \"runs\": [") }),
         Provocation("POST", "/v1/changes", 400, "a field of the wrong type", code: "bad_request",
-                    body: { ByteBuffer(string: #"{"protocol": 1, "schema": 1, "changes": [{"origin": 5}]}"#) }),
+                    body: { ByteBuffer(string: #"{"protocol": 2, "runs": [{"origin": 5}]}"#) }),
         Provocation("POST", "/v1/changes", 400, "another protocol in the body", code: "protocol_mismatch",
-                    body: { try push([change()], protocol: 2) }),
+                    body: { try push([run([change()])], protocol: SyncProtocol.version + 1) }),
         Provocation("POST", "/v1/changes", 401, "a malformed Authorization header", code: "unauthorized",
                     headers: header("Authorization", "Basic Zm9vOmJhcg=="), body: { try push([change()]) }),
         Provocation("POST", "/v1/changes", 409, "a gap in an origin's seq", code: "gap",
-                    body: { try push([change(seq: 1), change(seq: 3)]) }),
+                    body: {
+                        let first = run([change(seq: 1)])
+                        return try push([first, run([change(seq: 3)], prev: first.hash)])
+                    }),
         Provocation("POST", "/v1/changes", 413, "a body over the limit", code: "too_large", body: {
             ByteBuffer(repeating: UInt8(ascii: " "), count: SyncProtocol.maxBodyBytes + 1)
         }),
         Provocation("POST", "/v1/changes", 422, "more changes than a batch may carry", code: "too_many_changes", body: {
-            try push((1...Int64(SyncProtocol.maxBatch + 1)).map { change(seq: $0) })
+            let changes = (1...Int64(SyncProtocol.maxBatch + 1)).map { change(seq: $0) }
+            let first = run(Array(changes.prefix(ChangeLimits.maxRunChanges)))
+            return try push([first, run(Array(changes.dropFirst(ChangeLimits.maxRunChanges)), prev: first.hash)])
         }),
         Provocation("POST", "/v1/changes", 422, "a change stamped two days ahead", code: "clock_skew", body: {
             let ahead = HLC(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) + 2 * 86_400_000)
@@ -407,13 +430,25 @@ struct Provocation: Sendable, CustomTestStringConvertible {
         Provocation("POST", "/v1/changes", 422, "a field over 200 bytes", code: "invalid_change", body: {
             try push([change(field: String(repeating: "é", count: 101))])
         }),
-        Provocation("POST", "/v1/changes", 422, "an origin with U+0000, which SQLite would cut there",
-                    code: "invalid_change", body: { try push([change(origin: "hub\u{0}forged")]) }),
-        Provocation("POST", "/v1/changes", 422, "an entity_id with U+0000", code: "invalid_change", body: {
-            var forged = change()
-            forged.entityID = "0123\u{0}forged"
-            return try push([forged])
+        Provocation("POST", "/v1/changes", 400, "an origin with U+0000, which SQLite would cut there",
+                    code: "bad_request", body: { try push([change(origin: "hub\u{0}forged")]) }),
+        Provocation("POST", "/v1/changes", 400, "an entity_id with U+0000 in a signed body", code: "bad_request", body: {
+            try push([change(entityID: "0123\u{0}forged")])
         }),
+        Provocation("POST", "/v1/changes", 422, "a run altered after it was signed", code: "forged_run", body: {
+            var forged = run([change()])
+            var other = change()
+            other.writes[0].value = .string("Forged in Seoul")
+            forged.body = RunCodec.encode(Run(origin: origin, first: 1, prev: [], changes: [other]))
+            return try push([forged], protocol: SyncProtocol.version)
+        }),
+        Provocation("POST", "/v1/changes", 422, "a run that supersedes a dot nobody holds", code: "not_causal", body: {
+            var cancelling = change()
+            cancelling.writes[0].supersedes = [Dot(origin: "AAAAAAAAAAAAAAAAAAAAAAAAAA", seq: 5)]
+            return try push([cancelling])
+        }),
+        Provocation("POST", "/v1/changes", 415, "a body in an encoding other than gzip", code: "unsupported_encoding",
+                    headers: header("Content-Encoding", "br"), body: { try push([change()]) }),
         Provocation("POST", "/v1/changes", 503, "another process holds the store", code: "busy",
                     fixture: { try .locked() }, body: { try push([change()]) }),
     ]
