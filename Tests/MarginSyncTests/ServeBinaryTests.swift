@@ -384,4 +384,42 @@ struct ServeBinaryTests {
         #expect(after.remotes.first?.pending == 1)
         #expect(after.remotes.first?.last_error?.contains("cannot reach") == true)
     }
+
+    @Test func aCopiedStoreFileIsRefusedAsEquivocationAndStatusSaysWhatToDo() async throws {
+        // Given a served hub and laptop B synced with it, and B's store file copied (a new
+        // machine set up from the old one's file).
+        let hub = try await CLIStore.initialized("hub")
+        let token = try await hub.json(TokenShape.self, "token", "create", "laptops").token
+        let server = try await ServeProcess.start(hub)
+        defer { server.stop() }
+        let env = ["MARGIN_HUB_TOKEN": token]
+        let b = try await CLIStore.initialized("laptop-b")
+        #expect(try await b.margin("remote", "add", "hub", server.url, "--token-env", "MARGIN_HUB_TOKEN").status == 0)
+        let article = try await b.json([IDShape].self, "import", SyncFixtures.storyURL.path)[0].id
+        #expect(try await b.margin("sync", env: env).status == 0)
+        let copy = try CLIStore("laptop-b-copy")
+        try FileManager.default.copyItem(atPath: b.path, toPath: copy.path)
+
+        // When both write as the one replica they are and sync, B first,
+        #expect(try await b.margin("tag", article, "from-b").status == 0)
+        #expect(try await copy.margin("tag", article, "from-the-copy").status == 0)
+        #expect(try await b.margin("sync", env: env).status == 0)
+        let refused = try await copy.margin("sync", env: env)
+
+        // Then the copy's sync fails (exit 1) with a message that says the store was copied and
+        // what to do, and `status` lists the equivocation with the same advice, text and JSON.
+        #expect(refused.status == 1, "\(refused.stdout) \(refused.stderr)")
+        #expect(refused.stderr.contains("copied") && refused.stderr.contains("margin init"), "\(refused.stderr)")
+        let status = try await copy.margin("status")
+        #expect(status.stdout.contains("equivocation:") && status.stdout.contains("copied"), "\(status.stdout)")
+        struct Equivocations: Decodable {
+            struct Entry: Decodable { var origin: String; var seq: Int64; var own_origin: Bool }
+            var equivocations: [Entry]
+        }
+        let listed = try await copy.json(Equivocations.self, "status").equivocations
+        let replica = try await b.json(StatusShape.self, "status").replica_id
+        #expect(listed.contains { $0.origin == replica && $0.own_origin }, "\(listed)")
+        // And the hub kept B's history: B verifies equal.
+        #expect(try await b.margin("verify", env: env).status == 0)
+    }
 }
