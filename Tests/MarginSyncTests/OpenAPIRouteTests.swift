@@ -410,6 +410,12 @@ struct Provocation: Sendable, CustomTestStringConvertible {
                     body: { try push([run([change()])], protocol: SyncProtocol.version + 1) }),
         Provocation("POST", "/v1/changes", 401, "a malformed Authorization header", code: "unauthorized",
                     headers: header("Authorization", "Basic Zm9vOmJhcg=="), body: { try push([change()]) }),
+        Provocation("POST", "/v1/changes", 403, "a read-only token", code: "read_only", fixture: {
+                        let fixture = try ProvocationFixture.memory()
+                        let token = try fixture.store.createToken(name: "reader", readOnly: true)
+                        fixture.headers[.authorization] = "Bearer \(token)"
+                        return fixture
+                    }, body: { try push([change()]) }),
         Provocation("POST", "/v1/changes", 409, "a gap in an origin's seq", code: "gap",
                     body: {
                         let first = run([change(seq: 1)])

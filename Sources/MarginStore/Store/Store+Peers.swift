@@ -5,6 +5,65 @@ import GRDB
 public struct TokenInfo: Codable, Sendable, Equatable {
     public var name: String
     public var createdAt: String
+    /// A read-only token may pull, digest and verify; its push is refused.
+    public var readOnly: Bool = false
+    /// The origins whose runs were pushed with this token, with the key that signed them.
+    public var origins: [TokenOrigin] = []
+}
+
+/// An origin whose runs a token delivered.
+public struct TokenOrigin: Codable, Sendable, Equatable {
+    public var origin: String
+    /// The Ed25519 public key of its runs, base64; nil for unsigned protocol-1 history.
+    public var key: String?
+    public var firstAt: String
+    public var lastAt: String
+}
+
+/// What a presented token is allowed.
+public struct TokenGrant: Sendable, Equatable {
+    public var name: String
+    public var readOnly: Bool
+}
+
+/// One push a hub answered, as `margin log --deliveries` shows it.
+public struct Delivery: Codable, Sendable, Equatable {
+    public struct Range: Codable, Sendable, Equatable {
+        public var origin: String
+        public var first: Int64
+        public var last: Int64
+
+        public init(origin: String, first: Int64, last: Int64) {
+            self.origin = origin
+            self.first = first
+            self.last = last
+        }
+    }
+
+    public var at: String
+    /// The token's name; nil on a server without tokens.
+    public var token: String?
+    public var ranges: [Range]
+    public var runs: Int
+    public var changes: Int
+    public var applied: Int
+    /// "ok", or the refusal's code (forged_run, equivocation, gap, …).
+    public var result: String
+    public var message: String?
+
+    public init(
+        at: String, token: String?, ranges: [Range], runs: Int, changes: Int, applied: Int, result: String,
+        message: String?
+    ) {
+        self.at = at
+        self.token = token
+        self.ranges = ranges
+        self.runs = runs
+        self.changes = changes
+        self.applied = applied
+        self.result = result
+        self.message = message
+    }
 }
 
 /// A peer this replica syncs with.
@@ -31,7 +90,7 @@ extension Store {
 
     /// Makes a new bearer token named `name` and returns it; only its SHA-256 is stored.
     /// - Throws: `StoreError.invalidArgument` when the name is taken or malformed.
-    public func createToken(name: String) throws -> String {
+    public func createToken(name: String, readOnly: Bool = false) throws -> String {
         try Self.validateName(name, what: "token")
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -43,7 +102,7 @@ extension Store {
                 throw StoreError.invalidArgument(
                     "a token named \(name) exists; revoke it first (`margin token revoke \(name)`) or pick another name")
             }
-            try db.execute(sql: "INSERT INTO token(name, hash, created_at) VALUES (?, ?, ?)",
+            try db.execute(sql: "INSERT INTO token(name, hash, created_at, read_only) VALUES (?, ?, ?, \(readOnly ? 1 : 0))",
                            arguments: [name, ArticleIdentity.sha256Hex(token), HLC(milliseconds: Int64(clock().timeIntervalSince1970 * 1000)).iso8601])
         }
         return token
@@ -52,8 +111,17 @@ extension Store {
     /// The tokens this replica accepts, by name.
     public func tokens() throws -> [TokenInfo] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT name, created_at FROM token ORDER BY name").map {
-                TokenInfo(name: $0["name"], createdAt: $0["created_at"])
+            let origins = Dictionary(grouping: try Row.fetchAll(
+                db, sql: "SELECT token, origin, key, first_at, last_at FROM token_origin ORDER BY token, first_at, origin")
+            ) { $0["token"] as String }
+            return try Row.fetchAll(db, sql: "SELECT name, created_at, read_only FROM token ORDER BY name").map { row in
+                let name: String = row["name"]
+                return TokenInfo(
+                    name: name, createdAt: row["created_at"], readOnly: row["read_only"],
+                    origins: (origins[name] ?? []).map {
+                        TokenOrigin(origin: $0["origin"], key: ($0["key"] as Data?)?.base64EncodedString(),
+                                    firstAt: $0["first_at"], lastAt: $0["last_at"])
+                    })
             }
         }
     }
@@ -71,16 +139,68 @@ extension Store {
     /// The name of the token `presented` matches, or nil. Compares SHA-256 digests in constant
     /// time, against every stored token, so timing tells nothing about which bytes matched.
     public func authenticate(token presented: String) throws -> String? {
+        try grant(token: presented)?.name
+    }
+
+    /// The token `presented` matches and what it may do, or nil (see `authenticate(token:)`).
+    public func grant(token presented: String) throws -> TokenGrant? {
         let digest = Array(ArticleIdentity.sha256Hex(presented).utf8)
-        let stored = try read { db in try Row.fetchAll(db, sql: "SELECT name, hash FROM token") }
-        var match: String? = nil
+        let stored = try read { db in try Row.fetchAll(db, sql: "SELECT name, hash, read_only FROM token") }
+        var match: TokenGrant? = nil
         for row in stored {
             let hash = Array((row["hash"] as String).utf8)
             var difference: UInt8 = hash.count == digest.count ? 0 : 1
             for (a, b) in zip(hash, digest) { difference |= a ^ b }
-            if difference == 0 { match = row["name"] }
+            if difference == 0 { match = TokenGrant(name: row["name"], readOnly: row["read_only"]) }
         }
         return match
+    }
+
+    // MARK: Deliveries
+
+    /// Records a push this replica answered as a server, and, when it was applied, the origins
+    /// (and keys) its token delivered. Local-only: deliveries never sync.
+    public func recordDelivery(_ delivery: Delivery, keys: [String: [UInt8]] = [:]) throws {
+        let ranges = String(decoding: try JSONSerialization.data(
+            withJSONObject: delivery.ranges.map { [$0.origin, $0.first, $0.last] as [Any] }), as: UTF8.self)
+        try writeLocal { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO delivery(at, token, ranges, runs, changes, applied, result, message)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [delivery.at, delivery.token, ranges, delivery.runs, delivery.changes, delivery.applied,
+                            delivery.result, delivery.message])
+            guard let token = delivery.token, delivery.result == "ok" else { return }
+            for origin in Set(delivery.ranges.map(\.origin)) {
+                try db.execute(
+                    sql: """
+                        INSERT INTO token_origin(token, origin, key, first_at, last_at) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT(token, origin) DO UPDATE SET last_at = excluded.last_at,
+                            key = coalesce(excluded.key, token_origin.key)
+                        """,
+                    arguments: [token, origin, keys[origin].map { Data($0) }, delivery.at, delivery.at])
+            }
+        }
+    }
+
+    /// The pushes this replica answered as a server, newest first.
+    public func deliveries(limit: Int = 100, offset: Int = 0) throws -> [Delivery] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM delivery ORDER BY num DESC LIMIT ? OFFSET ?", arguments: [limit, offset]
+            ).map { row in
+                let list = (try? JSONSerialization.jsonObject(with: Data((row["ranges"] as String).utf8))) as? [[Any]] ?? []
+                let ranges = list.compactMap { item -> Delivery.Range? in
+                    guard item.count == 3, let origin = item[0] as? String, let first = item[1] as? NSNumber,
+                          let last = item[2] as? NSNumber else { return nil }
+                    return Delivery.Range(origin: origin, first: first.int64Value, last: last.int64Value)
+                }
+                return Delivery(
+                    at: row["at"], token: row["token"], ranges: ranges, runs: row["runs"], changes: row["changes"],
+                    applied: row["applied"], result: row["result"], message: row["message"])
+            }
+        }
     }
 
     /// True when at least one token exists.

@@ -4,12 +4,15 @@ import Hummingbird
 import Logging
 import MarginStore
 import NIOCore
+import NIOPosix
 
 /// The request context of the sync server: the body limit, and the token name once authenticated.
 public struct SyncRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The name of the token the request presented, once the auth middleware accepted it.
     public var tokenName: String?
+    /// True when that token is read-only: it may pull, digest and verify, not push.
+    public var readOnly = false
 
     public init(source: Source) {
         coreContext = .init(source: source)
@@ -73,9 +76,17 @@ public enum SyncServer {
             logger: log)
     }
 
-    /// True for 127.0.0.0/8, ::1 and localhost.
+    /// True for 127.0.0.0/8 (four decimal octets), ::1 and localhost: an address, not a prefix of
+    /// a name (`127.example.org` is a host on the network).
     public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        let host = host.lowercased()
+        if host == "localhost" || host == "::1" || host == "[::1]" || host == "0:0:0:0:0:0:0:1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets[0] == "127" else { return false }
+        return octets.allSatisfy { octet in
+            !octet.isEmpty && octet.count <= 3 && octet.allSatisfy(\.isASCII) && octet.allSatisfy(\.isNumber)
+                && Int(octet).map { $0 <= 255 } == true
+        }
     }
 
     /// The routes of Schema/sync-api.yaml.
@@ -86,9 +97,11 @@ public enum SyncServer {
         let api = SyncAPI(store: store)
         let routes: [(path: String, method: HTTPRequest.Method, handler: Handler)] = [
             ("/v1/health", .get, { _, _ in try api.health() }),
-            ("/v1/vector", .get, { _, _ in try api.vector() }),
-            ("/v1/digest", .get, { _, _ in try api.digest() }),
-            ("/v1/changes", .get, { request, context in try api.changes(request, context: context) }),
+            ("/v1/vector", .get, { _, _ in try await ServerWork.read { try api.vector() } }),
+            ("/v1/digest", .get, { _, _ in try await ServerWork.read { try api.digest() } }),
+            ("/v1/changes", .get, { request, context in
+                try await ServerWork.read { try api.changes(request, context: context) }
+            }),
             ("/v1/changes", .post, { request, context in try await api.push(request, context: context) }),
         ]
         // Another method on a served path is 405 with Allow (RFC 9110), not the router's 404.
@@ -212,7 +225,8 @@ struct AuthMiddleware: RouterMiddleware {
         if request.uri.path == "/v1/health" { return try await next(request, context) }
         let header = request.headers[.authorization]
         // A presented token is always checked, so a revoked one is refused even on an open server.
-        let required = try header != nil || !loopbackOnly || store.hasTokens()
+        var required = header != nil || !loopbackOnly
+        if !required { required = try await ServerWork.read { try store.hasTokens() } }
         guard required else { return try await next(request, context) }
         guard let header else {
             throw SyncHTTPError(.unauthorized, code: "unauthorized",
@@ -220,15 +234,17 @@ struct AuthMiddleware: RouterMiddleware {
                                     + "(margin remote add NAME URL --token-env VAR)")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
+        let presented = parts.count == 2 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : ""
         guard parts.count == 2, parts[0].lowercased() == "bearer",
-              let name = try store.authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces))
+              let grant = try await ServerWork.read({ try store.grant(token: presented) })
         else {
             throw SyncHTTPError(.unauthorized, code: "unauthorized",
                                 "the bearer token is not valid here (wrong or revoked); ask the server's owner "
                                     + "for a token (margin token create NAME)")
         }
         var context = context
-        context.tokenName = name
+        context.tokenName = grant.name
+        context.readOnly = grant.readOnly
         return try await next(request, context)
     }
 }
@@ -286,51 +302,81 @@ struct SyncAPI: Sendable {
     }
 
     func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        if context.readOnly {
+            throw SyncHTTPError(.forbidden, code: "read_only",
+                                "the token \(context.tokenName ?? "") is read-only: it may pull and verify, not push; "
+                                    + "ask the hub's owner for a read-write token")
+        }
         let tooLarge = SyncHTTPError(
             .contentTooLarge, code: "too_large",
             "a push body is at most \(SyncProtocol.maxBodyBytes / (1024 * 1024)) MiB; send smaller batches")
-        var buffer: ByteBuffer
+        let received: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            received = try await request.body.collect(upTo: context.maxUploadSize)
         } catch is NIOTooManyBytesError {
             // Hummingbird would answer an empty 413; answer the protocol's error shape instead.
             throw tooLarge
         }
-        switch request.headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces) {
-        case nil, "identity": break
-        case "gzip":
-            do {
-                buffer = try BodyCompression.gunzip(buffer, limit: SyncProtocol.maxBodyBytes)
-            } catch BodyCompression.InflateError.tooLarge {
-                throw tooLarge
-            } catch {
-                throw SyncHTTPError(.badRequest, code: "bad_request", "the body is not valid gzip")
+        let encoding = request.headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces)
+        let store = self.store
+        let token = context.tokenName
+        // Inflating, decoding, verifying and applying are blocking work: on the server's own threads.
+        return try await ServerWork.write {
+            var buffer = received
+            switch encoding {
+            case nil, "identity": break
+            case "gzip":
+                do {
+                    buffer = try BodyCompression.gunzip(buffer, limit: SyncProtocol.maxBodyBytes)
+                } catch BodyCompression.InflateError.tooLarge {
+                    throw tooLarge
+                } catch {
+                    throw SyncHTTPError(.badRequest, code: "bad_request", "the body is not valid gzip")
+                }
+            case let other?:
+                throw SyncHTTPError(.unsupportedMediaType, code: "unsupported_encoding",
+                                    "Content-Encoding \(other) is not supported; send gzip or no encoding")
             }
-        case let other?:
-            throw SyncHTTPError(.unsupportedMediaType, code: "unsupported_encoding",
-                                "Content-Encoding \(other) is not supported; send gzip or no encoding")
-        }
-        let push: PushRequest
-        do {
-            push = try buffer.withUnsafeReadableBytes { try WireCodec.decodePush($0) }
-        } catch let error as WireCodec.Malformed {
-            throw SyncHTTPError(.badRequest, code: "bad_request", error.reason)
-        }
-        guard push.protocol == SyncProtocol.version else {
-            throw SyncHTTPError(.badRequest, code: "protocol_mismatch", SyncServer.mismatch(theirs: push.protocol))
-        }
-        guard push.runs.reduce(0, { $0 + $1.count }) <= SyncProtocol.maxBatch else {
-            // 422, not 413: the body is within its limit, the batch breaks the protocol's rule.
-            throw SyncHTTPError(.unprocessableContent, code: "too_many_changes",
-                                "a push carries at most \(SyncProtocol.maxBatch) changes; send smaller batches")
-        }
-        do {
-            let report = try store.apply(push.runs, via: context.tokenName)
-            return try SyncServer.json(PushResponse(
-                protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema, applied: report.applied,
-                duplicates: report.duplicates, conflicts: report.conflicts, vector: report.vector))
-        } catch let error as StoreError {
-            throw SyncServer.httpError(error, vector: { try store.versionVector() })
+            let push: PushRequest
+            do {
+                push = try buffer.withUnsafeReadableBytes { try WireCodec.decodePush($0) }
+            } catch let error as WireCodec.Malformed {
+                throw SyncHTTPError(.badRequest, code: "bad_request", error.reason)
+            }
+            guard push.protocol == SyncProtocol.version else {
+                throw SyncHTTPError(.badRequest, code: "protocol_mismatch", SyncServer.mismatch(theirs: push.protocol))
+            }
+            let changes = push.runs.reduce(0, { $0 + $1.count })
+            // Every batch that got this far is recorded: who delivered what, and what became of it.
+            func record(applied: Int, result: String, message: String?) {
+                let delivery = Delivery(
+                    at: ISO8601DateFormatter().string(from: Date()), token: token,
+                    ranges: push.runs.map { Delivery.Range(origin: $0.origin, first: $0.first, last: $0.last) },
+                    runs: push.runs.count, changes: changes, applied: applied, result: result, message: message)
+                var keys: [String: [UInt8]] = [:]
+                for run in push.runs { if let key = run.key { keys[run.origin] = key } }
+                try? store.recordDelivery(delivery, keys: keys)
+            }
+            guard changes <= SyncProtocol.maxBatch else {
+                // 422, not 413: the body is within its limit, the batch breaks the protocol's rule.
+                let refusal = SyncHTTPError(.unprocessableContent, code: "too_many_changes",
+                                            "a push carries at most \(SyncProtocol.maxBatch) changes; send smaller batches")
+                record(applied: 0, result: refusal.code, message: refusal.message)
+                throw refusal
+            }
+            do {
+                let report = try store.apply(push.runs, via: token)
+                record(applied: report.applied, result: "ok", message: nil)
+                return try SyncServer.json(PushResponse(
+                    protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema, applied: report.applied,
+                    duplicates: report.duplicates, conflicts: report.conflicts, vector: report.vector))
+            } catch let error as StoreError {
+                let refusal = SyncServer.httpError(error, vector: { try store.versionVector() })
+                // (A push refused because another process holds the store is retried; its record
+                // would wait for the same lock.)
+                if refusal.code != "busy" { record(applied: 0, result: refusal.code, message: refusal.message) }
+                throw refusal
+            }
         }
     }
 
@@ -346,5 +392,33 @@ struct SyncAPI: Sendable {
             return context.codingPath.isEmpty ? "malformed JSON" : "\(path(context.codingPath)) is invalid"
         @unknown default: return "malformed"
         }
+    }
+}
+
+/// The server's blocking work (SQLite, the store's file lock, hashing, signature checks, gzip) runs
+/// on thread pools of its own, never on Swift's cooperative pool, so a slow request or a push
+/// waiting for the store's lock cannot stall the event loops or `/v1/health`. Reads and writes have
+/// separate pools: pushes waiting for the lock never hold up pulls and digests.
+enum ServerWork {
+    static let reads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
+        pool.start()
+        return pool
+    }()
+
+    static let writes: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        return pool
+    }()
+
+    static func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try Task.checkCancellation()
+        return try await reads.runIfActive(body)
+    }
+
+    static func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try Task.checkCancellation()
+        return try await writes.runIfActive(body)
     }
 }

@@ -5,21 +5,29 @@ import MarginStore
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log", abstract: "The change log, newest first: who changed what and when.",
-        discussion: "Page with --limit and --offset: `margin log --limit 20 --offset 20` is the second page.")
+        discussion: """
+            Page with --limit and --offset: `margin log --limit 20 --offset 20` is the second page.
+            On a hub, `margin log --deliveries` lists the pushes it answered: when, with which token, \
+            which origins and seqs, and whether they were applied or refused (and why).
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
     @Option(help: "At most this many changes (at least 1).") var limit = 50
     @Option(help: "Skip this many changes first (for the next page).") var offset = 0
+    @Flag(help: "The pushes this store answered as a server (`margin serve`), newest first, instead of changes.")
+    var deliveries = false
     @Argument(help: "Only the changes of this article or annotation.") var id: String?
 
     func validate() throws {
         if limit < 1 { throw ValidationError("--limit is at least 1") }
         if offset < 0 { throw ValidationError("--offset is 0 or more") }
+        if deliveries && id != nil { throw ValidationError("--deliveries lists pushes, not the changes of one id") }
     }
 
     func run() throws {
         let store = try global.openStore()
+        if deliveries { return try showDeliveries(store) }
         let entityID = try id.map { try store.resolve($0, kinds: [.article, .annotation], includeDeleted: true).id }
         var entries = try store.log(entityID: entityID, limit: limit + 1, offset: offset)
         let more = entries.count > limit
@@ -53,6 +61,41 @@ struct LogCommand: ParsableCommand {
                 + "\(TerminalText.escaped(e.field)): \(change)\(unsigned)")
         }
         if more { Output.note("more changes follow: `margin log --offset \(offset + entries.count)`") }
+    }
+
+    func showDeliveries(_ store: Store) throws {
+        var list = try store.deliveries(limit: limit + 1, offset: offset)
+        let more = list.count > limit
+        list = Array(list.prefix(limit))
+        if output.json {
+            struct Range: Encodable { var origin: String; var first, last: Int64 }
+            struct Entry: Encodable {
+                var at: String
+                @Null var token: String?
+                var ranges: [Range]
+                var runs, changes, applied: Int
+                var result: String
+                @Null var message: String?
+            }
+            return try Output.json(list.map {
+                Entry(at: $0.at, token: $0.token, ranges: $0.ranges.map { Range(origin: $0.origin, first: $0.first, last: $0.last) },
+                      runs: $0.runs, changes: $0.changes, applied: $0.applied, result: $0.result, message: $0.message)
+            })
+        }
+        if list.isEmpty { return Output.note(offset > 0 ? "no more deliveries" : "no deliveries: nothing was pushed to this store") }
+        for d in list {
+            // Consecutive runs of one origin shown as one range.
+            var merged: [(String, Int64, Int64)] = []
+            for r in d.ranges {
+                if let last = merged.last, last.0 == r.origin, last.2 + 1 == r.first { merged[merged.count - 1].2 = r.last }
+                else { merged.append((r.origin, r.first, r.last)) }
+            }
+            let ranges = merged.map { "\(Store.shortID($0.0, length: 8))#\($0.1)…\($0.2)" }.joined(separator: " ")
+            let token = TerminalText.escaped(d.token ?? "(no token)")
+            let outcome = d.result == "ok" ? "applied \(d.applied) of \(d.changes)" : "refused \(d.result)"
+            Output.row("\(d.at)  \(token)  \(outcome)  \(ranges)")
+        }
+        if more { Output.note("more deliveries follow: `margin log --deliveries --offset \(offset + list.count)`") }
     }
 
     /// A value on one line, at most 60 characters, control characters escaped.

@@ -81,6 +81,7 @@ enum Remotes {
         case let error as SyncError:
             switch error {
             case .unauthorized: return ExitStatus.auth
+            case .refused(403, _, _, _, _): return ExitStatus.auth
             case .protocolMismatch: return ExitStatus.failure
             default: return error.isTemporary ? ExitStatus.temporary : ExitStatus.failure
             }
