@@ -486,3 +486,66 @@ import Testing
         #expect(try fresh.versionVector()["617b0d09-92bf-4630-8d8f-b3d0c83f6152"] == 9)
     }
 }
+
+/// The store's cross-process write lock (`<store>.lock`): a write waits for another holder in the
+/// kernel, goes through the moment the holder lets go, and gives up at the timeout without keeping
+/// the lock afterwards.
+@Suite struct ProcessLockTests {
+    static func store(timeout: Double) throws -> (Store, String, () -> Void) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("margin-lock-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var options = Store.Options()
+        options.lockTimeout = timeout
+        let path = dir.appendingPathComponent("store.sqlite").path
+        let store = try Store.create(at: path, name: "laptop-a", options: options)
+        _ = try store.importArticles([TestSupport.article(1)])
+        return (store, path + ".lock", { try? FileManager.default.removeItem(at: dir) })
+    }
+
+    static func hold(_ lockPath: String) throws -> Int32 {
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try #require(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return fd
+    }
+
+    @Test func aWriteWaitingForTheLockGoesThroughWhenTheHolderLetsGo() throws {
+        let (store, lockPath, cleanup) = try Self.store(timeout: 60)
+        defer { cleanup() }
+        let fd = try Self.hold(lockPath)
+        defer { close(fd) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { _ = flock(fd, LOCK_UN) }
+        // Blocks until the release above (a timeout would throw `locked`), then writes.
+        let before = try store.versionVector()[store.replicaID]
+        _ = try store.addTags(ref: try store.articles()[0].id, tags: ["after-the-wait"])
+        #expect(try store.versionVector()[store.replicaID] == before + 1)
+    }
+
+    @Test func aWriteGivesUpAtTheTimeoutAndTheAbandonedWaitKeepsNothing() throws {
+        let (store, lockPath, cleanup) = try Self.store(timeout: 0.2)
+        defer { cleanup() }
+        let article = try store.articles()[0].id
+        let before = try store.versionVector()[store.replicaID]
+        let fd = try Self.hold(lockPath)
+        #expect {
+            _ = try store.addTags(ref: article, tags: ["x"])
+        } throws: { error in
+            guard case StoreError.locked = error else { return false }
+            return true
+        }
+        #expect(try store.versionVector()[store.replicaID] == before)
+        // When the holder lets go, the abandoned wait gets the lock and lets go of it at once: an
+        // outside process can take it again.
+        _ = flock(fd, LOCK_UN)
+        close(fd)
+        var free = false
+        for _ in 0..<500 where !free {
+            let other = open(lockPath, O_RDWR | O_CLOEXEC)
+            free = flock(other, LOCK_EX | LOCK_NB) == 0
+            close(other)
+            if !free { usleep(10_000) }
+        }
+        #expect(free)
+        _ = try store.addTags(ref: article, tags: ["x"])
+        #expect(try store.versionVector()[store.replicaID] == before + 1)
+    }
+}

@@ -422,4 +422,60 @@ struct ServeBinaryTests {
         // And the hub kept B's history: B verifies equal.
         #expect(try await b.margin("verify", env: env).status == 0)
     }
+
+    @Test func aReadOnlyTokenPullsButCannotPushAndTheHubListsWhoDeliveredWhat() async throws {
+        // Given a served hub with a read-write token for A and a read-only one for B.
+        let hub = try await CLIStore.initialized("hub")
+        let writer = try await hub.json(TokenShape.self, "token", "create", "a").token
+        let reader = try await hub.json(TokenShape.self, "token", "create", "b", "--read-only").token
+        let server = try await ServeProcess.start(hub)
+        defer { server.stop() }
+        let a = try await CLIStore.initialized("laptop-a")
+        let b = try await CLIStore.initialized("laptop-b")
+        for laptop in [a, b] {
+            #expect(try await laptop.margin("remote", "add", "hub", server.url, "--token-env", "MARGIN_HUB_TOKEN").status == 0)
+        }
+        let article = try await a.json([IDShape].self, "import", SyncFixtures.storyURL.path)[0].id
+        #expect(try await a.margin("sync", env: ["MARGIN_HUB_TOKEN": writer]).status == 0)
+
+        // When B pulls with its read-only token, then tags the article and pushes,
+        let pulled = try await b.margin("pull", env: ["MARGIN_HUB_TOKEN": reader])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(try await b.json([IDShape].self, "list").map(\.id) == [article])
+        #expect(try await b.margin("tag", article, "from-b").status == 0)
+        let pushed = try await b.margin("push", env: ["MARGIN_HUB_TOKEN": reader])
+
+        // Then the push exits 77 saying the token is read-only, and the hub holds nothing of B.
+        #expect(pushed.status == 77, "\(pushed.stdout) \(pushed.stderr)")
+        #expect(pushed.stderr.contains("read-only"), "\(pushed.stderr)")
+        let replicaB = try await b.json(StatusShape.self, "status").replica_id
+        #expect(try await hub.json(StatusShape.self, "status").vector[replicaB] == nil)
+
+        // And `token list` shows which token is read-only and A's replica under A's token,
+        struct Listed: Decodable {
+            struct Origin: Decodable { var origin: String; var key: String? }
+            var name: String
+            var read_only: Bool
+            var origins: [Origin]
+        }
+        let tokens = try await hub.json([Listed].self, "token", "list")
+        let replicaA = try await a.json(StatusShape.self, "status").replica_id
+        #expect(tokens.map(\.name) == ["a", "b"] && tokens.map(\.read_only) == [false, true])
+        #expect(tokens[0].origins.map(\.origin) == [replicaA] && tokens[0].origins[0].key != nil)
+        #expect(tokens[1].origins.isEmpty)
+        // and `log --deliveries` lists A's push: its token, A's seqs, applied.
+        struct Delivered: Decodable {
+            struct Range: Decodable { var origin: String; var first, last: Int64 }
+            var token: String?
+            var ranges: [Range]
+            var applied: Int
+            var result: String
+        }
+        let deliveries = try await hub.json([Delivered].self, "log", "--deliveries")
+        #expect(deliveries.count == 1)
+        #expect(deliveries.first?.token == "a" && deliveries.first?.result == "ok")
+        #expect(deliveries.first?.ranges.allSatisfy { $0.origin == replicaA } == true)
+        let text = try await hub.margin("log", "--deliveries")
+        #expect(text.stdout.contains("applied") && text.stdout.contains("a  "), "\(text.stdout)")
+    }
 }
