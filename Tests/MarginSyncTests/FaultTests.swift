@@ -392,6 +392,57 @@ struct FaultTests {
         print("hostile input: \(cases.count) bad requests, each a 4xx, server up after each, nothing written")
     }
 
+    @Test func aLaptopWhoseClockRunsSlowIsToldToFixItsOwnClockAndSyncsOnceItIsRight() async throws {
+        // Given a hub holding changes stamped now, and a laptop whose clock runs 10 minutes slow.
+        let hub = try Store.inMemory(name: "hub")
+        try SyncFixtures.importStory(into: hub)
+        let server = try await InProcessServer.serve(hub)
+        defer { Task { await server.stop() } }
+        let clock = MovableClock(offset: -600)
+        var options = Store.Options()
+        options.clock = { clock.now }
+        let laptop = try Store.inMemory(name: "laptop-a", options: options)
+
+        // When it pulls, the hub's changes are 10 minutes ahead of its clock and refused; the
+        // message says this machine's clock is behind (the hub's Date agrees with the changes),
+        // not that the hub's should be fixed.
+        await #expect {
+            try await Reconciler(store: laptop, client: SyncClient(baseURL: server.url)).run(remote: "hub")
+        } throws: { error in
+            guard case SyncError.clockSkew(let message) = error else { return false }
+            return message.contains("this machine's clock is behind") && message.contains(hub.replicaID)
+        }
+        #expect(try laptop.articles().isEmpty)
+
+        // When its clock is set right, the same pull goes through.
+        clock.offset = 0
+        _ = try await Reconciler(store: laptop, client: SyncClient(baseURL: server.url)).run(remote: "hub")
+        #expect(try laptop.articles().count == 1)
+    }
+
+    @Test func takingInChangesStampedAheadLeavesTheReceiversOwnClockOnRealTime() throws {
+        // Given a hub told to take in changes up to three days ahead, and a laptop two days fast.
+        var lenient = Store.Options()
+        lenient.maxClockSkew = 3 * 86_400
+        let hub = try Store.inMemory(name: "hub", options: lenient)
+        let fast = MovableClock(offset: 2 * 86_400)
+        var options = Store.Options()
+        options.clock = { fast.now }
+        let laptop = try Store.inMemory(name: "laptop-a", options: options)
+        try SyncFixtures.importStory(into: laptop)
+
+        // When the hub applies the laptop's changes and then writes one of its own,
+        _ = try hub.apply(try laptop.runs(after: VersionVector()).runs)
+        let article = try #require(try hub.articles().first).id
+        _ = try hub.addTags(ref: article, tags: ["hub"])
+
+        // Then the hub's own change is stamped at real time, not two days ahead, so a replica
+        // with the normal limit can take it.
+        let own = try #require(try hub.runs(after: VersionVector()).runs.last { $0.origin == hub.replicaID })
+        let stamp = try #require(try own.decoded().changes.last).hlc.date
+        #expect(abs(stamp.timeIntervalSinceNow) < 60, "stamped \(stamp)")
+    }
+
     @Test(arguments: [3_600.0, 2 * 86_400.0])
     func aReplicaWhoseClockRunsAheadIsRefusedAndSyncsOnceTheClockIsRight(ahead: Double) async throws {
         // Given a hub with the default 5 minute limit, and a laptop whose clock runs `ahead`.
@@ -412,10 +463,12 @@ struct FaultTests {
         await #expect {
             try await Reconciler(store: laptop, client: SyncClient(baseURL: server.url)).run(remote: "hub")
         } throws: { error in
-            // Then the push is refused with a message that names the origin and the skew,
-            guard case SyncError.refused(422, "clock_skew", let message, _, _) = error else { return false }
+            // Then the push is refused with a message that names the origin and the skew, and
+            // (the hub's Date header being behind this laptop's clock) says this clock is wrong,
+            guard case SyncError.clockSkew(let message) = error else { return false }
             let amount = ahead >= 86_400 ? "2.0 days" : "1.0 hours"
-            return message.contains(laptop.replicaID) && message.contains(amount) && message.contains("fix the clock")
+            return message.contains(laptop.replicaID) && message.contains(amount)
+                && message.contains("fix this machine's clock")
         }
         // And nothing is written on the hub: its clock and state are not poisoned.
         #expect(try hub.digestAndVector().digest == hubBefore.digest)

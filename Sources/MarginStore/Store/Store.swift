@@ -32,6 +32,9 @@ public final class Store: Sendable {
     let writer: any DatabaseWriter
     let lock: ProcessLock?
     let clock: @Sendable () -> Date
+
+    /// This replica's clock (the wall clock unless `Options.clock` says otherwise).
+    public var now: Date { clock() }
     let logger: Logger
 
     /// The newest store schema this program understands.

@@ -89,7 +89,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    static func duration(_ seconds: Double) -> String {
+    public static func duration(_ seconds: Double) -> String {
         if seconds >= 86_400 { return String(format: "%.1f days", seconds / 86_400) }
         if seconds >= 3_600 { return String(format: "%.1f hours", seconds / 3_600) }
         if seconds >= 60 { return String(format: "%.1f minutes", seconds / 60) }

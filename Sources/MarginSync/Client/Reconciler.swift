@@ -87,6 +87,8 @@ public struct Reconciler: Sendable {
                         report.conflicts += applied.conflicts
                         progress?("received \(report.received) changes")
                         onPage?(report)
+                    } catch StoreError.clockSkew(let origin, let ahead, let limit) {
+                        throw clockAdvice(received: origin, aheadBy: ahead, limit: limit)
                     } catch let error as StoreError {
                         guard case .equivocation(let origin, _, _) = error, excluded[origin] == nil else { throw error }
                         excluded[origin] = error.description
@@ -116,6 +118,10 @@ public struct Reconciler: Sendable {
                     remote = vector
                 } catch SyncError.refused(_, "equivocation", let message, let origin?, let seq) where excluded[origin] == nil {
                     excluded[origin] = equivocation(origin: origin, seq: seq, message: message, remote: remoteName)
+                } catch SyncError.refused(422, "clock_skew", let message, let origin, _)
+                    where origin == store.replicaID || origin == store.legacyReplicaID
+                {
+                    throw ownClockAdvice(message)
                 }
             }
             remoteVector = remote
@@ -130,6 +136,39 @@ public struct Reconciler: Sendable {
         report.bytesReceived = after.bytesReceived - before.bytesReceived
         report.remoteVector = remoteVector ?? VersionVector()
         return report
+    }
+
+    /// Changes received from the remote are stamped ahead of this machine's clock. When the
+    /// remote's own clock (its `Date`) is about as far ahead, this machine's clock is the one that
+    /// is behind; otherwise the origin's is ahead.
+    private func clockAdvice(received origin: String, aheadBy: Double, limit: Double) -> SyncError {
+        let amount = StoreError.duration(aheadBy)
+        // (How far the remote's clock is ahead of this replica's.)
+        if let offset = client.remoteDate.map({ $0.timeIntervalSince(store.now) }), offset > limit / 2,
+           offset > aheadBy - limit
+        {
+            return .clockSkew(
+                "refused: changes from \(origin) are stamped \(amount) ahead of this machine's clock, and the remote's "
+                    + "clock is \(StoreError.duration(offset)) ahead of it too: this machine's clock is behind; set it "
+                    + "right (e.g. `timedatectl set-ntp true`), then sync again. Nothing was written.")
+        }
+        return .clockSkew(
+            "refused: changes from \(origin) are stamped \(amount) ahead of this machine's clock (limit "
+                + "\(StoreError.duration(limit))), while the remote's clock agrees with this one: the clock of replica "
+                + "\(origin) runs ahead; fix it there. Nothing was written; to take them in now, pull with "
+                + "MARGIN_MAX_CLOCK_SKEW above \(amount) (this machine's own clock is not moved by them).")
+    }
+
+    /// This replica's own changes were refused as stamped ahead of the remote's clock.
+    private func ownClockAdvice(_ message: String) -> SyncError {
+        if let offset = client.remoteDate.map({ $0.timeIntervalSince(store.now) }), offset < -60 {
+            return .clockSkew(
+                "refused: this machine's clock is \(StoreError.duration(-offset)) ahead of the remote's (its Date header), "
+                    + "so the remote refuses the changes written here; fix this machine's clock. Changes written "
+                    + "meanwhile keep their stamps and sync once real time reaches them (or serve the remote with "
+                    + "MARGIN_MAX_CLOCK_SKEW above the skew). (\(message))")
+        }
+        return .refused(status: 422, code: "clock_skew", message: message, origin: store.replicaID)
     }
 
     /// Records an equivocation the remote found, and the sentence to report. When the origin is

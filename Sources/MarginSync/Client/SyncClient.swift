@@ -20,6 +20,9 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
     case refused(status: Int, code: String, message: String, origin: String? = nil, seq: Int64? = nil)
     /// The answer was not what the protocol says (a half-received body, say): nothing was applied.
     case invalidResponse(String)
+    /// Changes were refused for their clock, and the remote's `Date` shows which clock is wrong
+    /// (this machine's, when the sentence says so).
+    case clockSkew(String)
 
     public var description: String {
         switch self {
@@ -29,6 +32,7 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
         case .gap: return "the server refused a batch with a gap; resending from its vector"
         case .refused(let status, _, let message, _, _): return "the server refused (\(status)): \(message)"
         case .invalidResponse(let why): return "the server's answer was not valid: \(why); nothing was applied"
+        case .clockSkew(let message): return message
         }
     }
 
@@ -75,6 +79,19 @@ public final class SyncClient: @unchecked Sendable {
     deinit { session.finishTasksAndInvalidate() }
 
     public var stats: TrafficStats { lock.withLock { _stats } }
+
+    /// The remote's clock as its last answer's `Date` header said (whole seconds), or nil before
+    /// an answer with one.
+    public var remoteDate: Date? { lock.withLock { _remoteDate } }
+    private var _remoteDate: Date?
+
+    private static let httpDate: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter
+    }()
 
     public func health() async throws -> HealthResponse {
         try await send("GET", "/v1/health", as: HealthResponse.self)
@@ -166,7 +183,9 @@ public final class SyncClient: @unchecked Sendable {
                 receivedBytes = declared
             }
         }
+        let date = http.value(forHTTPHeaderField: "Date").flatMap { Self.httpDate.date(from: $0) }
         lock.withLock {
+            if let date { _remoteDate = date }
             _stats.requests += 1
             _stats.bytesSent += sentBytes + (components.url!.absoluteString.utf8.count)
             _stats.bytesReceived += receivedBytes
