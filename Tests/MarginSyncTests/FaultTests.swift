@@ -351,7 +351,7 @@ struct FaultTests {
              try mutated { _, list in list[0]["run"] = "{}" }, 400),
             ("a key of 5 bytes", "POST", "/v1/changes", auth, try mutated { _, list in list[0]["key"] = "AAAAAAA=" }, 400),
             ("a signature without its key", "POST", "/v1/changes", auth,
-             try mutated { _, list in list[0]["key"] = nil }, 400),
+             try mutated { _, list in list[0]["key"] = nil }, 422),
             ("a run body altered after signing", "POST", "/v1/changes", auth, forged, 422),
             ("100,000 nested arrays", "POST", "/v1/changes", auth,
              Data(String(repeating: "[", count: 100_000).utf8), 400),

@@ -438,7 +438,7 @@ struct Provocation: Sendable, CustomTestStringConvertible {
         }),
         Provocation("POST", "/v1/changes", 400, "an origin with U+0000, which SQLite would cut there",
                     code: "bad_request", body: { try push([change(origin: "hub\u{0}forged")]) }),
-        Provocation("POST", "/v1/changes", 400, "an entity_id with U+0000 in a signed body", code: "bad_request", body: {
+        Provocation("POST", "/v1/changes", 422, "an entity_id with U+0000 in a signed body", code: "invalid_change", body: {
             try push([change(entityID: "0123\u{0}forged")])
         }),
         Provocation("POST", "/v1/changes", 422, "a run altered after it was signed", code: "forged_run", body: {

@@ -70,14 +70,14 @@ public struct JSONReader {
 
     /// The next key of an object, or nil at its `}`. `first` is true for the first call after
     /// `beginObject` (no comma before it).
-    public mutating func nextKey(first: Bool) throws -> String? {
+    public mutating func nextKey(first: Bool, allowingNUL: Bool = false) throws -> String? {
         if peek() == UInt8(ascii: "}") {
             index += 1
             return nil
         }
         if !first { try expect(UInt8(ascii: ","), ", or }") }
         guard peek() == UInt8(ascii: "\"") else { throw fail("expected a key") }
-        let key = try readString()
+        let key = try readString(allowingNUL: allowingNUL)
         try expect(UInt8(ascii: ":"), ":")
         return key
     }
@@ -150,8 +150,71 @@ public struct JSONReader {
         return Int64(magnitude)
     }
 
-    /// Reads a string: escapes decoded, UTF-8 validated, U+0000 refused.
-    public mutating func readString() throws -> String {
+    /// Reads a number that is an integer in JSON Schema's sense: `12`, and also `12.0` or `1.2e1`
+    /// (a fraction of zeros, an exponent that leaves no fraction), within Int64. For envelopes
+    /// (sync bodies), where any JSON writer's form of an integer is welcome; signed run bodies
+    /// keep the canonical form (`readInt`).
+    public mutating func readIntegral() throws -> Int64 {
+        skipSpace()
+        let start = index
+        var end = index
+        while end < bytes.count, "+-0123456789.eE".utf8.contains(bytes[end]) { end += 1 }
+        let token = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        if !token.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return try readInt() }
+        // Exact: the digits as a decimal with its point moved by the exponent.
+        let parts = token.split(separator: "e", maxSplits: 1, omittingEmptySubsequences: false)
+            .flatMap { $0.split(separator: "E", maxSplits: 1, omittingEmptySubsequences: false) }
+        guard parts.count <= 2, let mantissa = parts.first, !mantissa.isEmpty else { throw fail("expected an integer") }
+        let exponent = parts.count == 2 ? Int(parts[1]) : 0
+        guard let exponent, abs(exponent) < 40 else { throw fail("integer out of range") }
+        var negative = false
+        var body = Substring(mantissa)
+        if body.first == "-" { negative = true; body = body.dropFirst() }
+        let pieces = body.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = pieces[0]
+        let fraction = pieces.count == 2 ? pieces[1] : ""
+        guard !whole.isEmpty, whole.allSatisfy(\.isASCII), whole.allSatisfy(\.isNumber),
+              fraction.allSatisfy({ $0.isASCII && $0.isNumber }), pieces.count == 1 || !fraction.isEmpty
+        else { throw fail("expected an integer") }
+        var digits = Array(whole + fraction)
+        var point = whole.count + exponent
+        if point < 0 { point = 0 }
+        while digits.count < point { digits.append("0") }
+        guard digits[point...].allSatisfy({ $0 == "0" }) else { throw fail("only integers are allowed") }
+        let integral = String(digits[..<point]).drop { $0 == "0" }
+        guard integral.count <= 19, let magnitude = UInt64(integral.isEmpty ? "0" : String(integral)),
+              magnitude <= UInt64(Int64.max)
+        else { throw fail("integer out of range") }
+        index = end
+        return negative ? -Int64(magnitude) : Int64(magnitude)
+    }
+
+    /// Skips a JSON number of any form (RFC 8259: `-? int frac? exp?`); what a skipped value
+    /// holds is checked by whoever reads it.
+    mutating func skipNumber() throws {
+        func digits() -> Int {
+            let from = index
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+            return index - from
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let whole = index
+        guard digits() > 0 else { throw fail("expected a number") }
+        if index - whole > 1, bytes[whole] == 0x30 { throw fail("leading zero in a number") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { throw fail("expected digits after a decimal point") }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { throw fail("expected digits in an exponent") }
+        }
+    }
+
+    /// Reads a string: escapes decoded, UTF-8 validated, U+0000 refused (unless `allowingNUL`: a
+    /// skipped value is only validated as JSON; its reader applies the protocol's rules).
+    public mutating func readString(allowingNUL: Bool = false) throws -> String {
         guard peek() == UInt8(ascii: "\"") else { throw fail("expected a string") }
         index += 1
         let start = index
@@ -211,7 +274,7 @@ public struct JSONReader {
                 } else if (0xDC00..<0xE000).contains(scalar) {
                     throw fail("lone surrogate")
                 }
-                guard scalar != 0 else { throw fail("U+0000 in a string") }
+                guard scalar != 0 || allowingNUL else { throw fail("U+0000 in a string") }
                 out.append(contentsOf: String(Unicode.Scalar(scalar)!).utf8)
             default:
                 throw fail("unknown escape")
@@ -294,12 +357,12 @@ public struct JSONReader {
         case UInt8(ascii: "{"):
             index += 1
             var first = true
-            while try nextKey(first: first) != nil {
+            while try nextKey(first: first, allowingNUL: true) != nil {
                 first = false
                 _ = try skipValue(depth: depth + 1)
             }
         case UInt8(ascii: "-"), .some(UInt8(ascii: "0")...UInt8(ascii: "9")):
-            _ = try readInt()
+            try skipNumber()
         default:
             throw fail("unexpected character")
         }
@@ -319,7 +382,7 @@ public struct JSONReader {
             guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else {
                 // Not plain ASCII: read it properly, which validates it.
                 index = save
-                _ = try readString()
+                _ = try readString(allowingNUL: true)
                 return
             }
             index += 1

@@ -67,6 +67,22 @@ public enum ReplicaIdentity {
         id.utf8.count == idLength && id.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x32...0x37).contains($0) }
     }
 
+    /// True for an id a replica can have: key-derived, or the UUID of a replica made before
+    /// protocol 2 (lowercase, as those were made).
+    public static func isReplicaID(_ id: String) -> Bool {
+        if isKeyDerived(id) { return true }
+        let bytes = Array(id.utf8)
+        guard bytes.count == 36 else { return false }
+        for (i, byte) in bytes.enumerated() {
+            if [8, 13, 18, 23].contains(i) {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                guard (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) else { return false }
+            }
+        }
+        return true
+    }
+
     /// What a run's signature signs: a domain tag, so a signature made for a run can be taken for
     /// nothing else, and the run's SHA-256.
     public static func signedMessage(runHash: [UInt8]) -> [UInt8] {

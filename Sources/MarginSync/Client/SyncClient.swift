@@ -122,6 +122,8 @@ public final class SyncClient: @unchecked Sendable {
                         return try WireCodec.decodeChangesResponse(bytes)
                     } catch let error as WireCodec.Malformed {
                         throw SyncError.invalidResponse(error.reason)
+                    } catch let error as WireCodec.InvalidRun {
+                        throw SyncError.invalidResponse(error.reason)
                     }
                 }
             })

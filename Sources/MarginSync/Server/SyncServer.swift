@@ -275,8 +275,8 @@ struct SyncAPI: Sendable {
         if let text = query["after"] {
             guard let parsed = PullPosition(queryValue: String(text)) else {
                 throw SyncHTTPError(.badRequest, code: "bad_request",
-                                    "after must be a version vector as origin:seq,origin:seq (each optionally :HEAD, "
-                                        + "\(PullPosition.headDigits) hex digits)")
+                                    "after must be a version vector as origin:seq,origin:seq, each origin a replica id "
+                                        + "and each optionally followed by :HEAD (\(PullPosition.headDigits) hex digits)")
             }
             position = parsed
         }
@@ -342,6 +342,8 @@ struct SyncAPI: Sendable {
                 push = try buffer.withUnsafeReadableBytes { try WireCodec.decodePush($0) }
             } catch let error as WireCodec.Malformed {
                 throw SyncHTTPError(.badRequest, code: "bad_request", error.reason)
+            } catch let error as WireCodec.InvalidRun {
+                throw SyncHTTPError(.unprocessableContent, code: "invalid_change", "refused: \(error.reason)")
             }
             guard push.protocol == SyncProtocol.version else {
                 throw SyncHTTPError(.badRequest, code: "protocol_mismatch", SyncServer.mismatch(theirs: push.protocol))

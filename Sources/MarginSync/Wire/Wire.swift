@@ -158,18 +158,19 @@ public struct PullPosition: Sendable, Equatable {
         guard !queryValue.isEmpty else { return }
         for part in queryValue.split(separator: ",", omittingEmptySubsequences: false) {
             let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            guard pieces.count == 2 || pieces.count == 3, !pieces[0].isEmpty,
-                  pieces[0].utf8.count <= Store.Limits.maxIDLength, let seq = Int64(pieces[1]), seq >= 0
+            guard pieces.count == 2 || pieces.count == 3, ReplicaIdentity.isReplicaID(String(pieces[0])),
+                  let seq = Int64(pieces[1]), seq >= 0
             else { return nil }
             let origin = String(pieces[0])
-            guard vector.seqs[origin] == nil else { return nil }
-            vector[origin] = seq
             if pieces.count == 3 {
                 let head = pieces[2]
                 guard head.count == Self.headDigits, head.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
                 else { return nil }
-                heads[origin] = String(head)
             }
+            // An origin named twice: the lower seq (asking for more is harmless), with its head.
+            if vector.seqs[origin] != nil, vector[origin] <= seq { continue }
+            vector[origin] = seq
+            heads[origin] = pieces.count == 3 ? String(pieces[2]) : nil
         }
     }
 }

@@ -15,6 +15,13 @@ public enum WireCodec {
         public var description: String { reason }
     }
 
+    /// A run of the right shape that breaks a rule of the protocol no schema can state (first and
+    /// last out of order or too far apart, a key without its signature): a sentence for a 422.
+    public struct InvalidRun: Error, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
     // MARK: Encoding
 
     public static func encode(_ push: PushRequest) -> [UInt8] {
@@ -92,7 +99,7 @@ public enum WireCodec {
             while let key = try reader.nextKey(first: first) {
                 first = false
                 switch key {
-                case "protocol": version = try reader.readInt()
+                case "protocol": version = try reader.readIntegral()
                 case "runs": runs = try readRuns(&reader)
                 default: _ = try reader.skipValue()
                 }
@@ -124,7 +131,7 @@ public enum WireCodec {
             while let key = try reader.nextKey(first: first) {
                 first = false
                 switch key {
-                case "protocol": version = try reader.readInt()
+                case "protocol": version = try reader.readIntegral()
                 case "runs": runs = try readRuns(&reader)
                 case "more": more = try reader.readBool()
                 case "vector": vector = try readVector(&reader)
@@ -168,8 +175,8 @@ public enum WireCodec {
             first = false
             switch name {
             case "origin": origin = try reader.readString()
-            case "first": firstSeq = try reader.readInt()
-            case "last": last = try reader.readInt()
+            case "first": firstSeq = try reader.readIntegral()
+            case "last": last = try reader.readIntegral()
             case "key":
                 guard let bytes = Data(base64Encoded: try reader.readString()), bytes.count == 32 else {
                     throw reader.fail("a run's key is the base64 of a 32-byte Ed25519 public key")
@@ -189,9 +196,12 @@ public enum WireCodec {
         guard let origin, let firstSeq, let last, let body else {
             throw reader.fail("a run is {origin, first, last, key, sig, run}")
         }
-        guard (key == nil) == (signature == nil) else { throw reader.fail("a run has both key and sig, or neither") }
-        guard firstSeq >= 1, last >= firstSeq, last - firstSeq < Int64(ChangeLimits.maxRunChanges) else {
-            throw reader.fail("a run's first and last must be 1 <= first <= last, at most \(ChangeLimits.maxRunChanges) changes")
+        guard firstSeq >= 1, last >= 1 else { throw reader.fail("a run's first and last are 1 or more") }
+        guard (key == nil) == (signature == nil) else {
+            throw InvalidRun(reason: "a run of \(origin) has both key and sig, or neither")
+        }
+        guard last >= firstSeq, last - firstSeq < Int64(ChangeLimits.maxRunChanges) else {
+            throw InvalidRun(reason: "a run of \(origin) must have first <= last, at most \(ChangeLimits.maxRunChanges) changes")
         }
         let bytes = Array(UnsafeRawBufferPointer(rebasing: reader.bytes[body]))
         return SignedRun(
@@ -204,7 +214,7 @@ public enum WireCodec {
         var first = true
         while let origin = try reader.nextKey(first: first) {
             first = false
-            let seq = try reader.readInt()
+            let seq = try reader.readIntegral()
             guard seq >= 0 else { throw reader.fail("a vector's seqs are 0 or more") }
             vector[origin] = seq
         }
