@@ -190,9 +190,11 @@ public struct Reconciler: Sendable {
             do {
                 return try await body()
             } catch let error as SyncError where error.isTemporary && attempt < attempts {
-                progress?("retrying after: \(error)")
-                let jittered = delay * Double.random(in: 1...1.25)
-                try await Task.sleep(nanoseconds: UInt64(jittered * 1_000_000_000))
+                var wait = delay * Double.random(in: 1...1.25)
+                // A busy server's Retry-After is honoured (up to a minute), never undercut.
+                if case .refused = error, let asked = client.retryAfter { wait = max(wait, min(asked, 60)) }
+                progress?("retrying in \(String(format: "%.1f", wait)) s after: \(error)")
+                try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000))
                 delay *= 2
             }
         }

@@ -40,7 +40,7 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
     public var isTemporary: Bool {
         switch self {
         case .unreachable: return true
-        case .refused(let status, _, _, _, _): return status == 503 || status == 502 || status == 504
+        case .refused(let status, _, _, _, _): return status == 503 || status == 502 || status == 504 || status == 429
         case .invalidResponse: return true
         default: return false
         }
@@ -84,6 +84,11 @@ public final class SyncClient: @unchecked Sendable {
     /// an answer with one.
     public var remoteDate: Date? { lock.withLock { _remoteDate } }
     private var _remoteDate: Date?
+
+    /// How long the last refusal (503, 429) asked to wait before trying again (`Retry-After`, in
+    /// seconds or as an HTTP date), or nil when it did not say (or the last answer was no refusal).
+    public var retryAfter: TimeInterval? { lock.withLock { _retryAfter } }
+    private var _retryAfter: TimeInterval?
 
     private static let httpDate: DateFormatter = {
         let formatter = DateFormatter()
@@ -186,8 +191,14 @@ public final class SyncClient: @unchecked Sendable {
             }
         }
         let date = http.value(forHTTPHeaderField: "Date").flatMap { Self.httpDate.date(from: $0) }
+        let retryAfter = http.value(forHTTPHeaderField: "Retry-After").flatMap { value -> TimeInterval? in
+            let text = value.trimmingCharacters(in: .whitespaces)
+            if let seconds = Int(text), seconds >= 0 { return TimeInterval(seconds) }
+            return Self.httpDate.date(from: text).map { max(0, $0.timeIntervalSince(date ?? Date())) }
+        }
         lock.withLock {
             if let date { _remoteDate = date }
+            _retryAfter = (200..<300).contains(http.statusCode) ? nil : retryAfter
             _stats.requests += 1
             _stats.bytesSent += sentBytes + (components.url!.absoluteString.utf8.count)
             _stats.bytesReceived += receivedBytes
