@@ -381,20 +381,6 @@ struct SyncAPI: Sendable {
             }
         }
     }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [any CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
-        }
-        switch error {
-        case .typeMismatch(let type, let context): return "\(path(context.codingPath)) should be \(type)"
-        case .valueNotFound(_, let context): return "\(path(context.codingPath)) is missing"
-        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is missing"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "malformed JSON" : "\(path(context.codingPath)) is invalid"
-        @unknown default: return "malformed"
-        }
-    }
 }
 
 /// The server's blocking work (SQLite, the store's file lock, hashing, signature checks, gzip) runs
