@@ -26,15 +26,21 @@ struct GlobalOptions: ParsableArguments {
         Output.quiet = quiet
         var options = Store.Options()
         let environment = ProcessInfo.processInfo.environment
-        if let text = environment["MARGIN_LOCK_TIMEOUT"], let seconds = Double(text), seconds >= 0 {
-            options.lockTimeout = seconds
-        }
-        if let text = environment["MARGIN_MAX_CLOCK_SKEW"], let seconds = Double(text), seconds >= 0 {
-            options.maxClockSkew = seconds
-        }
+        if let seconds = try Self.seconds("MARGIN_LOCK_TIMEOUT", environment) { options.lockTimeout = seconds }
+        if let seconds = try Self.seconds("MARGIN_MAX_CLOCK_SKEW", environment) { options.maxClockSkew = seconds }
         let store = try Store.open(at: storePath, options: options)
         Output.store = store
         return store
+    }
+
+    /// A number of seconds from the environment; a value that is not one is an error, not ignored.
+    static func seconds(_ name: String, _ environment: [String: String]) throws -> Double? {
+        guard let text = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+            throw CLIError(message: "margin: \(name) must be a number of seconds, 0 or more (it is '\(text)')",
+                           code: ExitStatus.usage)
+        }
+        return seconds
     }
 
     static func expand(_ path: String) -> String {

@@ -80,6 +80,72 @@ struct AccessTests {
         #expect(origins.first?.key == Data(key).base64EncodedString())
     }
 
+    @Test func aMembersOnlyHubAcceptsRunsOnlyFromReplicasBoundToATokenWhoeverDeliversThem() async throws {
+        // Given a members-only hub whose token binds laptop A, and laptops A and B sharing that token.
+        let hub = try Store.inMemory(name: "hub")
+        let token = try hub.createToken(name: "newsroom")
+        let a = try Store.inMemory(name: "laptop-a")
+        let b = try Store.inMemory(name: "laptop-b")
+        try hub.bindMember(token: "newsroom", origin: a.replicaID)
+        #expect(try hub.tokens().first?.members == [a.replicaID])
+        let server = try await InProcessServer.serve(hub, membersOnly: true)
+        defer { Task { await server.stop() } }
+        let client = SyncClient(baseURL: server.url, token: token)
+        _ = try SyncFixtures.importStory(into: a)
+        let article = try SyncFixtures.importStory(into: b)
+        _ = try b.highlight(articleRef: article, anchor: SyncFixtures.quote("cause a stink"), note: "from b")
+
+        // When A pushes, its runs are taken in.
+        let sent = try await Reconciler(store: a, client: client).run(remote: "hub")
+        #expect(sent.sent > 0)
+        #expect(try hub.versionVector()[a.replicaID] == (try a.versionVector()[a.replicaID]))
+
+        // When B pushes with the same token, it is refused: 403 not_member, naming B and the way in,
+        let before = try hub.digest()
+        await #expect {
+            try await Reconciler(store: b, client: client).run(remote: "hub", pull: false)
+        } throws: { error in
+            guard case SyncError.refused(403, "not_member", let message, _, _) = error else { return false }
+            return message.contains(b.replicaID) && message.contains("margin token bind")
+        }
+        // nothing of it is written, and the refusal is recorded.
+        #expect(try hub.digest() == before)
+        #expect(try hub.versionVector()[b.replicaID] == 0)
+        #expect(try hub.deliveries().first?.result == "not_member")
+
+        // When the owner binds B, B's push goes through, and A relays nothing it should not.
+        try hub.bindMember(token: "newsroom", origin: b.replicaID)
+        _ = try await Reconciler(store: b, client: client).run(remote: "hub")
+        #expect(try hub.versionVector()[b.replicaID] == (try b.versionVector()[b.replicaID]))
+        _ = try await Reconciler(store: a, client: client).run(remote: "hub")
+        #expect(try a.digest() == (try hub.digest()))
+
+        // And revoking the token ends the memberships it held.
+        try hub.revokeToken(name: "newsroom")
+        #expect(try hub.memberOrigins().isEmpty)
+    }
+
+    @Test func bindingNamesABadReplicaIdOrAnUnknownTokenAndWritesNothing() throws {
+        let hub = try Store.inMemory(name: "hub")
+        _ = try hub.createToken(name: "newsroom")
+        let laptop = try Store.inMemory(name: "laptop")
+        #expect { try hub.bindMember(token: "newsroom", origin: "laptop-a") } throws: { error in
+            "\(error)".contains("not a replica id")
+        }
+        #expect { try hub.bindMember(token: "nobody", origin: laptop.replicaID) } throws: { error in
+            "\(error)".contains("no token is named nobody")
+        }
+        #expect { try hub.unbindMember(token: "newsroom", origin: laptop.replicaID) } throws: { error in
+            "\(error)".contains("is not bound")
+        }
+        #expect(try hub.memberOrigins().isEmpty)
+        try hub.bindMember(token: "newsroom", origin: laptop.replicaID)
+        try hub.bindMember(token: "newsroom", origin: laptop.replicaID)
+        #expect(try hub.memberOrigins() == [laptop.replicaID])
+        try hub.unbindMember(token: "newsroom", origin: laptop.replicaID)
+        #expect(try hub.memberOrigins().isEmpty)
+    }
+
     @Test(arguments: [
         ("127.0.0.1", true), ("127.1.2.3", true), ("localhost", true), ("LOCALHOST", true), ("::1", true),
         ("127.example.org", false), ("127.0.0.1.example.org", false), ("127.0.0.256", false), ("127.0.0", false),

@@ -132,11 +132,15 @@ final class InProcessServer: Sendable {
         self.task = task
     }
 
-    static func serve(_ store: Store) async throws -> InProcessServer {
+    static func serve(_ store: Store, limits: ServerLimits = ServerLimits(), membersOnly: Bool = false)
+        async throws -> InProcessServer
+    {
         let (ports, announce) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "margin.fault-test-server")
         logger.logLevel = .critical
-        let app = SyncServer.buildApplication(store: store, host: "127.0.0.1", port: 0, logger: logger) {
+        let app = SyncServer.buildApplication(
+            store: store, host: "127.0.0.1", port: 0, limits: limits, membersOnly: membersOnly, logger: logger
+        ) {
             announce.yield($0)
         }
         let task = Task {

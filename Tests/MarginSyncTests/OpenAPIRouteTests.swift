@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MarginStore
-import MarginSync
+@testable import MarginSync
 import NIOCore
 import Testing
 
@@ -95,7 +95,9 @@ struct OpenAPIRouteTests {
         let before = try fixture.store.versionVector()
         var headers = provocation.headers
         headers.append(contentsOf: fixture.headers)
-        let app = Application(router: SyncServer.buildRouter(store: fixture.store))
+        let app = Application(router: SyncServer.buildRouter(
+            store: fixture.store, loopbackOnly: true, limits: fixture.limits, membersOnly: fixture.membersOnly,
+            tokenWork: fixture.tokenWork))
         let response = try await app.test(.router) { [headers] client in
             try await client.execute(
                 uri: provocation.uri, method: provocation.outcome.operation.httpMethod, headers: headers,
@@ -114,6 +116,9 @@ struct OpenAPIRouteTests {
             #expect((error.vector != nil) == (code == "gap"), "a vector comes with gap, and only with gap")
             if code == "gap" { #expect(error.vector == before) }
             if code == "unauthorized" { #expect(response.headers[.wwwAuthenticate] == "Bearer realm=\"margin\"") }
+            if [429, 503].contains(provocation.outcome.status) {
+                #expect(response.headers[.retryAfter].flatMap { Int($0) } != nil, "\(provocation): no Retry-After")
+            }
             #expect(try fixture.store.versionVector() == before, "\(provocation) was refused but wrote")
         } else {
             try provocation.check(response, fixture.store)
@@ -218,9 +223,22 @@ struct SyncAPISpec {
 final class ProvocationFixture: @unchecked Sendable {
     let store: Store
     var headers: HTTPFields = [:]
+    var limits = ServerLimits()
+    var membersOnly = false
+    let tokenWork = TokenWork()
     private var cleanup: [() -> Void] = []
 
     init(store: Store) { self.store = store }
+
+    /// A token "flood" presented, whose one allowed request in progress is taken already.
+    static func busyToken() throws -> ProvocationFixture {
+        let fixture = try ProvocationFixture.memory()
+        let token = try fixture.store.createToken(name: "flood")
+        fixture.headers[.authorization] = "Bearer \(token)"
+        fixture.limits.maxRequestsPerToken = 1
+        _ = fixture.tokenWork.enter("flood", limit: 1)
+        return fixture
+    }
 
     func onEnd(_ body: @escaping () -> Void) { cleanup.append(body) }
 
@@ -354,6 +372,22 @@ struct Provocation: Sendable, CustomTestStringConvertible {
                     fixture: { try .memory(token: true, presenting: "mgn_wrong") }),
 
         // GET /v1/digest
+        Provocation("GET", "/v1/vector", 429, "a token with its requests in progress", code: "too_many_requests",
+                    fixture: { try .busyToken() }),
+        Provocation("GET", "/v1/digest", 429, "a token with its requests in progress", code: "too_many_requests",
+                    fixture: { try .busyToken() }),
+        Provocation("GET", "/v1/changes", 429, "a token with its requests in progress", code: "too_many_requests",
+                    fixture: { try .busyToken() }),
+        Provocation("POST", "/v1/changes", 429, "a token with its requests in progress", code: "too_many_requests",
+                    fixture: { try .busyToken() }, body: { try push([change()]) }),
+        Provocation("POST", "/v1/changes", 403, "runs of a replica bound to no token, on a members-only hub",
+                    code: "not_member", fixture: {
+                        let fixture = try ProvocationFixture.memory()
+                        let token = try fixture.store.createToken(name: "newsroom")
+                        fixture.headers[.authorization] = "Bearer \(token)"
+                        fixture.membersOnly = true
+                        return fixture
+                    }, body: { try push([change()]) }),
         Provocation("GET", "/v1/digest", 200, "the digests of a store with one received change", fixture: {
                         let fixture = try ProvocationFixture.memory()
                         _ = try fixture.store.apply([run([change()])])

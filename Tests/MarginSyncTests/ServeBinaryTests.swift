@@ -141,7 +141,7 @@ fileprivate final class ServeProcess: @unchecked Sendable {
     }
 
     /// Starts `margin serve --port P` on a free port and waits until /v1/health answers.
-    static func start(_ store: CLIStore) async throws -> ServeProcess {
+    static func start(_ store: CLIStore, _ extra: [String] = []) async throws -> ServeProcess {
         var lastFailure = ""
         for _ in 0..<3 {  // another process may take the free port between our probe and the bind
             let port = try freeLoopbackPort()
@@ -150,7 +150,7 @@ fileprivate final class ServeProcess: @unchecked Sendable {
             let handle = try FileHandle(forWritingTo: log)
             let process = Process()
             process.executableURL = builtMargin
-            process.arguments = ["serve", "--port", String(port)]
+            process.arguments = ["serve", "--port", String(port)] + extra
             process.environment = store.environment([:])
             process.standardOutput = handle
             process.standardError = handle
@@ -477,5 +477,55 @@ struct ServeBinaryTests {
         #expect(deliveries.first?.ranges.allSatisfy { $0.origin == replicaA } == true)
         let text = try await hub.margin("log", "--deliveries")
         #expect(text.stdout.contains("applied") && text.stdout.contains("a  "), "\(text.stdout)")
+    }
+
+    @Test func aMembersOnlyHubTakesRunsOfBoundReplicasOnlyAndSaysHowToBindAnother() async throws {
+        // Given a hub whose token binds laptop A, served members-only, and laptops A and B with that token.
+        let hub = try await CLIStore.initialized("hub")
+        let a = try await CLIStore.initialized("laptop-a")
+        let b = try await CLIStore.initialized("laptop-b")
+        let replicaA = try await a.json(StatusShape.self, "status").replica_id
+        let replicaB = try await b.json(StatusShape.self, "status").replica_id
+        let token = try await hub.json(TokenShape.self, "token", "create", "newsroom", "--replica", replicaA).token
+        let server = try await ServeProcess.start(hub, ["--members-only"])
+        defer { server.stop() }
+        let env = ["MARGIN_HUB_TOKEN": token]
+        for laptop in [a, b] {
+            #expect(try await laptop.margin("remote", "add", "hub", server.url, "--token-env", "MARGIN_HUB_TOKEN").status == 0)
+            _ = try await laptop.json([IDShape].self, "import", SyncFixtures.storyURL.path)
+        }
+
+        // When A syncs, it goes through; when B pushes, it exits 77, naming B and the command.
+        let synced = try await a.margin("sync", env: env)
+        #expect(synced.status == 0, "\(synced.stderr)")
+        let refused = try await b.margin("push", env: env)
+        #expect(refused.status == 77, "\(refused.stdout) \(refused.stderr)")
+        #expect(refused.stderr.contains(replicaB) && refused.stderr.contains("margin token bind"), "\(refused.stderr)")
+        #expect(try await hub.json(StatusShape.self, "status").vector[replicaB] == nil)
+
+        // When the owner binds B (a bad id is refused first), B's push goes through.
+        let bad = try await hub.margin("token", "bind", "newsroom", "laptop-b")
+        #expect(bad.status != 0 && bad.stderr.contains("not a replica id"), "\(bad.stderr)")
+        #expect(try await hub.margin("token", "bind", "newsroom", replicaB).status == 0)
+        let pushed = try await b.margin("push", env: env)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(try await hub.json(StatusShape.self, "status").vector[replicaB] != nil)
+        struct Listed: Decodable { var name: String; var members: [String] }
+        #expect(try await hub.json([Listed].self, "token", "list").first?.members == [replicaA, replicaB])
+    }
+
+    @Test func serveRefusesAClockLimitStricterThanTheProtocolsAndMalformedSettings() async throws {
+        let hub = try await CLIStore.initialized("hub")
+        // A hub that would refuse changes 60 s ahead, which every laptop accepts, does not start.
+        let strict = try await hub.margin("serve", "--port", "0", env: ["MARGIN_MAX_CLOCK_SKEW": "60"])
+        #expect(strict.status == 64, "\(strict.stderr)")
+        #expect(strict.stderr.contains("stricter than the protocol's 300 s"), "\(strict.stderr)")
+        #expect(!strict.stderr.contains("serving"))
+        // A setting that is not a number is named, not ignored.
+        let malformed = try await hub.margin("status", env: ["MARGIN_LOCK_TIMEOUT": "ten"])
+        #expect(malformed.status == 64 && malformed.stderr.contains("MARGIN_LOCK_TIMEOUT must be a number"), "\(malformed.stderr)")
+        // Limits out of range are usage errors.
+        let zero = try await hub.margin("serve", "--port", "0", "--max-connections", "0")
+        #expect(zero.status == 64 && zero.stderr.contains("connection limit"), "\(zero.stderr)")
     }
 }

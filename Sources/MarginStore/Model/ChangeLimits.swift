@@ -31,6 +31,10 @@ public enum ChangeLimits {
     public static let maxBodyBytes = 16 * 1024 * 1024
     /// The most changes one request may carry or ask for.
     public static let maxBatch = 5_000
+    /// Seconds a change's clock may run ahead of the receiver's before it is refused, by default.
+    /// A replica may accept more (`MARGIN_MAX_CLOCK_SKEW`), never less when it serves others: a hub
+    /// stricter than this would refuse changes every laptop accepts.
+    public static let maxClockSkew: Double = 300
 
     /// Bytes allowed in replica ids (origins travel in query strings as `origin:seq,…`).
     static let isOriginByte: [Bool] = (0..<256).map { byte in

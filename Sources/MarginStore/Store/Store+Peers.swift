@@ -9,6 +9,8 @@ public struct TokenInfo: Codable, Sendable, Equatable {
     public var readOnly: Bool = false
     /// The origins whose runs were pushed with this token, with the key that signed them.
     public var origins: [TokenOrigin] = []
+    /// The replicas bound to this token (`margin token bind`): its members.
+    public var members: [String] = []
 }
 
 /// An origin whose runs a token delivered.
@@ -114,6 +116,9 @@ extension Store {
             let origins = Dictionary(grouping: try Row.fetchAll(
                 db, sql: "SELECT token, origin, key, first_at, last_at FROM token_origin ORDER BY token, first_at, origin")
             ) { $0["token"] as String }
+            let members = Dictionary(grouping: try Row.fetchAll(
+                db, sql: "SELECT token, origin FROM token_member ORDER BY token, bound_at, origin")
+            ) { $0["token"] as String }
             return try Row.fetchAll(db, sql: "SELECT name, created_at, read_only FROM token ORDER BY name").map { row in
                 let name: String = row["name"]
                 return TokenInfo(
@@ -121,8 +126,44 @@ extension Store {
                     origins: (origins[name] ?? []).map {
                         TokenOrigin(origin: $0["origin"], key: ($0["key"] as Data?)?.base64EncodedString(),
                                     firstAt: $0["first_at"], lastAt: $0["last_at"])
-                    })
+                    },
+                    members: (members[name] ?? []).map { $0["origin"] })
             }
+        }
+    }
+
+    /// Binds the replica `origin` to the token `name`: with `margin serve --members-only`, the hub
+    /// accepts runs of `origin` (pushed with any token). A replica id is derived from its key, so
+    /// this binds the key. Binding twice changes nothing.
+    public func bindMember(token name: String, origin: String) throws {
+        guard ReplicaIdentity.isReplicaID(origin) || UUID(uuidString: origin) != nil else {
+            throw StoreError.invalidArgument(
+                "'\(origin)' is not a replica id; the laptop's `margin status` shows its id (26 letters and digits)")
+        }
+        try writeLocal { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM token WHERE name = ?", arguments: [name]) == true else {
+                throw StoreError.invalidArgument("no token is named \(name); see `margin token list`")
+            }
+            try db.execute(
+                sql: "INSERT INTO token_member(token, origin, bound_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [name, origin, HLC(milliseconds: Int64(clock().timeIntervalSince1970 * 1000)).iso8601])
+        }
+    }
+
+    /// Unbinds `origin` from the token `name`; an error names a binding that does not exist.
+    public func unbindMember(token name: String, origin: String) throws {
+        try writeLocal { db in
+            try db.execute(sql: "DELETE FROM token_member WHERE token = ? AND origin = ?", arguments: [name, origin])
+            if db.changesCount == 0 {
+                throw StoreError.invalidArgument("\(origin) is not bound to a token named \(name); see `margin token list`")
+            }
+        }
+    }
+
+    /// The origins bound to tokens that exist: what `--members-only` accepts besides this replica.
+    public func memberOrigins() throws -> Set<String> {
+        try read { db in
+            Set(try String.fetchAll(db, sql: "SELECT DISTINCT m.origin FROM token_member m JOIN token t ON t.name = m.token"))
         }
     }
 
@@ -133,6 +174,8 @@ extension Store {
             if db.changesCount == 0 {
                 throw StoreError.invalidArgument("no token is named \(name); see `margin token list`")
             }
+            // Its members are members no more (unless bound to another token).
+            try db.execute(sql: "DELETE FROM token_member WHERE token = ?", arguments: [name])
         }
     }
 

@@ -66,7 +66,7 @@ public final class Store: Sendable {
 
     /// Settings a caller may change; the defaults suit the CLI.
     public struct Options: Sendable {
-        public var maxClockSkew: TimeInterval = 300
+        public var maxClockSkew: TimeInterval = ChangeLimits.maxClockSkew
         public var lockTimeout: TimeInterval = 10
         public var clock: @Sendable () -> Date = { Date() }
         public init() {}

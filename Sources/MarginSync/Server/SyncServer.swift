@@ -13,9 +13,12 @@ public struct SyncRequestContext: RequestContext {
     public var tokenName: String?
     /// True when that token is read-only: it may pull, digest and verify, not push.
     public var readOnly = false
+    /// The connection's liveness: work for a request whose client has gone is not started.
+    let liveness: Liveness?
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        liveness = Liveness.of(source.channel)
     }
 
     public var maxUploadSize: Int { SyncProtocol.maxBodyBytes }
@@ -63,14 +66,20 @@ public enum SyncServer {
     ///   - store: the replica to expose.
     ///   - host: the address to listen on; non-loopback addresses need tokens (checked by the caller).
     ///   - port: 0 for any free port.
+    ///   - limits: timeouts and concurrency limits per connection and per token.
+    ///   - membersOnly: accept runs only from replicas bound to a token (`margin token bind`).
     public static func buildApplication(
-        store: Store, host: String = "127.0.0.1", port: Int = 8421, logger: Logger? = nil,
+        store: Store, host: String = "127.0.0.1", port: Int = 8421, limits: ServerLimits = ServerLimits(),
+        membersOnly: Bool = false, logger: Logger? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         var log = logger ?? Logger(label: "margin.serve")
         if logger == nil { log.logLevel = .warning }
+        let connections = ConnectionCount()
         return Application(
-            router: buildRouter(store: store, loopbackOnly: isLoopback(host)),
+            router: buildRouter(store: store, loopbackOnly: isLoopback(host), limits: limits, membersOnly: membersOnly),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(limits: limits, connections: connections)])),
             configuration: .init(address: .hostname(host, port: port), serverName: "margin"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: log)
@@ -90,17 +99,26 @@ public enum SyncServer {
     }
 
     /// The routes of Schema/sync-api.yaml.
-    public static func buildRouter(store: Store, loopbackOnly: Bool = true) -> Router<SyncRequestContext> {
+    public static func buildRouter(
+        store: Store, loopbackOnly: Bool = true, limits: ServerLimits = ServerLimits(), membersOnly: Bool = false
+    ) -> Router<SyncRequestContext> {
+        buildRouter(store: store, loopbackOnly: loopbackOnly, limits: limits, membersOnly: membersOnly, tokenWork: TokenWork())
+    }
+
+    static func buildRouter(
+        store: Store, loopbackOnly: Bool, limits: ServerLimits, membersOnly: Bool, tokenWork: TokenWork
+    ) -> Router<SyncRequestContext> {
         let router = Router(context: SyncRequestContext.self)
         router.add(middleware: ProtocolMiddleware())
         router.add(middleware: AuthMiddleware(store: store, loopbackOnly: loopbackOnly))
-        let api = SyncAPI(store: store)
+        router.add(middleware: TokenWorkMiddleware(limits: limits, work: tokenWork))
+        let api = SyncAPI(store: store, membersOnly: membersOnly)
         let routes: [(path: String, method: HTTPRequest.Method, handler: Handler)] = [
             ("/v1/health", .get, { _, _ in try api.health() }),
-            ("/v1/vector", .get, { _, _ in try await ServerWork.read { try api.vector() } }),
-            ("/v1/digest", .get, { _, _ in try await ServerWork.read { try api.digest() } }),
+            ("/v1/vector", .get, { _, context in try await ServerWork.read(for: context) { try api.vector() } }),
+            ("/v1/digest", .get, { _, context in try await ServerWork.read(for: context) { try api.digest() } }),
             ("/v1/changes", .get, { request, context in
-                try await ServerWork.read { try api.changes(request, context: context) }
+                try await ServerWork.read(for: context) { try api.changes(request, context: context) }
             }),
             ("/v1/changes", .post, { request, context in try await api.push(request, context: context) }),
         ]
@@ -226,7 +244,7 @@ struct AuthMiddleware: RouterMiddleware {
         let header = request.headers[.authorization]
         // A presented token is always checked, so a revoked one is refused even on an open server.
         var required = header != nil || !loopbackOnly
-        if !required { required = try await ServerWork.read { try store.hasTokens() } }
+        if !required { required = try await ServerWork.read(for: context) { try store.hasTokens() } }
         guard required else { return try await next(request, context) }
         guard let header else {
             throw SyncHTTPError(.unauthorized, code: "unauthorized",
@@ -236,7 +254,7 @@ struct AuthMiddleware: RouterMiddleware {
         let parts = header.split(separator: " ", maxSplits: 1)
         let presented = parts.count == 2 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : ""
         guard parts.count == 2, parts[0].lowercased() == "bearer",
-              let grant = try await ServerWork.read({ try store.grant(token: presented) })
+              let grant = try await ServerWork.read(for: context, { try store.grant(token: presented) })
         else {
             throw SyncHTTPError(.unauthorized, code: "unauthorized",
                                 "the bearer token is not valid here (wrong or revoked); ask the server's owner "
@@ -252,6 +270,8 @@ struct AuthMiddleware: RouterMiddleware {
 /// The handlers, over a store.
 struct SyncAPI: Sendable {
     let store: Store
+    /// Runs are accepted only from origins bound to a token, and the hub's own.
+    var membersOnly = false
 
     func health() throws -> Response {
         try SyncServer.json(HealthResponse(
@@ -321,7 +341,8 @@ struct SyncAPI: Sendable {
         let store = self.store
         let token = context.tokenName
         // Inflating, decoding, verifying and applying are blocking work: on the server's own threads.
-        return try await ServerWork.write {
+        let membersOnly = self.membersOnly
+        return try await ServerWork.write(for: context) {
             var buffer = received
             switch encoding {
             case nil, "identity": break
@@ -366,6 +387,18 @@ struct SyncAPI: Sendable {
                 record(applied: 0, result: refusal.code, message: refusal.message)
                 throw refusal
             }
+            if membersOnly {
+                let members = try store.memberOrigins()
+                if let stranger = push.runs.first(where: { $0.origin != store.replicaID && !members.contains($0.origin) }) {
+                    let refusal = SyncHTTPError(
+                        .forbidden, code: "not_member",
+                        "refused: this hub accepts runs only from its members' replicas, and \(stranger.origin) is not "
+                            + "one; the hub's owner can add it with `margin token bind TOKEN \(stranger.origin)`",
+                        origin: stranger.origin, seq: stranger.first)
+                    record(applied: 0, result: refusal.code, message: refusal.message)
+                    throw refusal
+                }
+            }
             do {
                 let report = try store.apply(push.runs, via: token)
                 record(applied: report.applied, result: "ok", message: nil)
@@ -400,13 +433,30 @@ enum ServerWork {
         return pool
     }()
 
-    static func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try Task.checkCancellation()
-        return try await reads.runIfActive(body)
+    /// Runs `body` on the read pool, unless the request's client has gone by the time its turn
+    /// comes (an abandoned request costs nothing more).
+    static func read<T: Sendable>(for context: SyncRequestContext, _ body: @escaping @Sendable () throws -> T)
+        async throws -> T
+    {
+        try await run(on: reads, liveness: context.liveness, body)
     }
 
-    static func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try Task.checkCancellation()
-        return try await writes.runIfActive(body)
+    static func write<T: Sendable>(for context: SyncRequestContext, _ body: @escaping @Sendable () throws -> T)
+        async throws -> T
+    {
+        try await run(on: writes, liveness: context.liveness, body)
     }
+
+    static func run<T: Sendable>(
+        on pool: NIOThreadPool, liveness: Liveness?, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
+        try Task.checkCancellation()
+        return try await pool.runIfActive {
+            if liveness?.isGone == true { throw Abandoned() }
+            return try body()
+        }
+    }
+
+    /// The client closed its connection before the work began.
+    struct Abandoned: Error {}
 }
