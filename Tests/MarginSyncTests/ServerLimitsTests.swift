@@ -199,16 +199,23 @@ struct ServerLimitsTests {
         let server = try await InProcessServer.serve(hub, limits: Self.limits { $0.maxRequestsPerToken = 1 })
         defer { Task { await server.stop() } }
         // Given a push of that token in progress (its body still arriving),
-        let push = try RawConnection(port: server.port)
-        push.send("POST /v1/changes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
-            + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"protocol\"")
-        // When the same token asks for more (after the push has surely reached its handler),
+        let pushHead = "POST /v1/changes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"protocol\""
+        var push = try RawConnection(port: server.port)
+        push.send(pushHead)
+        // When the same token asks for more (once the push holds its place: a request that came
+        // first takes the place, and the push is the one refused; then the push is sent again),
         var answer = ""
         for _ in 0..<50 {
             let second = try RawConnection(port: server.port)
             second.send("GET /v1/vector HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n")
             answer = await second.response(within: 5) ?? ""
             if answer.hasPrefix("HTTP/1.1 429") { break }
+            let current = push
+            if case .data = await current.offPool({ current.read() }) {
+                push = try RawConnection(port: server.port)
+                push.send(pushHead)
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         // Then it is 429 with Retry-After, naming the token,
@@ -229,6 +236,48 @@ struct ServerLimitsTests {
             if !served { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(served)
+    }
+
+    @Test func pushesWhoseClientsHungUpWhileTheyWaitedAreNeverApplied() async throws {
+        // Given a hub on disk whose write lock another process holds (its pushes wait up to 10 s),
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("margin-abandon-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = Store.Options()
+        options.lockTimeout = 10
+        let hub = try Store.create(at: folder.appendingPathComponent("hub.sqlite").path, name: "hub", options: options)
+        let server = try await InProcessServer.serve(hub)
+        defer { Task { await server.stop() } }
+        let holder = open(folder.appendingPathComponent("hub.sqlite.lock").path, O_RDWR)
+        try #require(holder >= 0 && flock(holder, LOCK_EX | LOCK_NB) == 0)
+        var held = true
+        defer { if held { close(holder) } }
+        let laptop = try Store.inMemory(name: "laptop")
+        _ = try SyncFixtures.importStory(into: laptop)
+        let body = WireCodec.encode(PushRequest(runs: try laptop.runs(after: VersionVector()).runs))
+        let head = "POST /v1/changes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.count)\r\n\r\n"
+
+        // When six laptops push and hang up while their pushes wait (two begin, four wait their turn),
+        let clients = try (0..<6).map { _ in try RawConnection(port: server.port) }
+        for client in clients { client.send(head + String(decoding: body, as: UTF8.self)) }
+        try await Task.sleep(for: .milliseconds(500))
+        for client in clients { shutdown(client.fd, Int32(SHUT_RDWR)) }
+        try await Task.sleep(for: .milliseconds(500))
+        close(holder)
+        held = false
+
+        // Then only the pushes that had begun ran (each recorded as a delivery); the abandoned
+        // ones were skipped, and what the first brought is held.
+        var deliveries: [Delivery] = []
+        for _ in 0..<100 {
+            deliveries = try hub.deliveries()
+            if deliveries.count >= 2 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        deliveries = try hub.deliveries()
+        #expect(!deliveries.isEmpty && deliveries.count <= 2, "\(deliveries.count) pushes ran of 6, 4 were abandoned")
+        #expect(try hub.versionVector()[laptop.replicaID] == (try laptop.versionVector()[laptop.replicaID]))
     }
 
     @Test func workForARequestWhoseClientHasGoneIsNotStarted() async throws {
