@@ -280,6 +280,67 @@ struct ServerLimitsTests {
         #expect(try hub.versionVector()[laptop.replicaID] == (try laptop.versionVector()[laptop.replicaID]))
     }
 
+    @Test func healthIsAnsweredOnTheEventLoopAsTheRouterAnswersItAndTheConnectionGoesOn() async throws {
+        let hub = try Store.inMemory(name: "hub")
+        let server = try await InProcessServer.serve(hub)
+        defer { Task { await server.stop() } }
+        // Two health checks, then a vector, on one keep-alive connection: all answered, in order.
+        let connection = try RawConnection(port: server.port)
+        var answers: [String] = []
+        for path in ["/v1/health", "/v1/health?x=1", "/v1/vector"] {
+            connection.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answers.append(await connection.response(within: 5) ?? "")
+        }
+        #expect(answers.allSatisfy { $0.hasPrefix("HTTP/1.1 200") }, "\(answers)")
+        let health = try #require(answers.first)
+        let head = health.lowercased()
+        #expect(head.contains("margin-protocol: 2") && head.contains("margin-schema: 1") && head.contains("server: margin"))
+        #expect(head.contains("content-type: application/json") && head.contains("date: "))
+        let body = try #require(health.range(of: "\r\n\r\n")).upperBound
+        let decoded = try JSONDecoder().decode(HealthResponse.self, from: Data(health[body...].utf8))
+        #expect(decoded == HealthResponse(status: "ok", protocol: 2, schema: 1, replicaID: hub.replicaID, replicaName: "hub"))
+        #expect(answers[2].contains("\"vector\""))
+        // A health check that speaks another protocol still gets the router's 400.
+        let old = try RawConnection(port: server.port)
+        old.send("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nMargin-Protocol: 1\r\n\r\n")
+        let refused = await old.response(within: 5) ?? ""
+        #expect(refused.hasPrefix("HTTP/1.1 400") && refused.contains("protocol_mismatch"), "\(refused)")
+        // And the HTTP date is RFC 9110's.
+        #expect(ConnectionGuard.httpDate(Date(timeIntervalSince1970: 1_606_935_310)) == "Wed, 02 Dec 2020 18:55:10 GMT")
+    }
+
+    @Test func healthIsAnsweredWhileSwiftsCooperativePoolIsBusy() async throws {
+        let hub = try Store.inMemory(name: "hub")
+        let server = try await InProcessServer.serve(hub)
+        defer { Task { await server.stop() } }
+        // Given every thread of the cooperative pool taken by blocking work (until the probe is done),
+        let width = ProcessInfo.processInfo.activeProcessorCount
+        let busy = Liveness()  // "gone" once the probe is done
+        let started = ConnectionCount()
+        for _ in 0..<width {
+            Task.detached {
+                _ = started.enter()
+                while !busy.isGone { usleep(1_000) }
+            }
+        }
+        // When a health check is sent from a thread of its own once they all run,
+        let connection = try RawConnection(port: server.port)
+        let answer = await connection.offPool { () -> String? in
+            let deadline = Date().addingTimeInterval(5)
+            while started.current < width, Date() < deadline { usleep(1_000) }
+            connection.send("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            var text = ""
+            while Date() < deadline, !text.contains("\"status\"") {
+                if case .data(let more) = connection.read() { text += more }
+            }
+            busy.markGone()
+            return text.isEmpty ? nil : text
+        }
+        // Then it was answered before the pool was free again.
+        #expect(started.current == width)
+        #expect(answer?.hasPrefix("HTTP/1.1 200") == true, "\(answer ?? "no answer while the pool was busy")")
+    }
+
     @Test func workForARequestWhoseClientHasGoneIsNotStarted() async throws {
         // The pools check the connection's liveness before they begin: a gone client costs nothing.
         let liveness = Liveness()

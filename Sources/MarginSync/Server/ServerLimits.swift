@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -119,6 +122,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let limits: ServerLimits
     private let connections: ConnectionCount
+    /// `/v1/health`'s body, answered here on the event loop: a health check never waits behind
+    /// other requests' work on Swift's cooperative pool (nil: the router answers it).
+    private let health: [UInt8]?
     private var counted = false
     private var overLimit = false
     /// Parts of a refused request are dropped until its end.
@@ -128,9 +134,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     private var liveness: Liveness?
 
-    init(limits: ServerLimits, connections: ConnectionCount) {
+    init(limits: ServerLimits, connections: ConnectionCount, health: [UInt8]? = nil) {
         self.limits = limits
         self.connections = connections
+        self.health = health
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -172,11 +179,18 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head):
             timer?.cancel()
             timer = nil
-            if overLimit, head.path?.split(separator: "?").first != "/v1/health" {
+            let isHealth = head.path?.split(separator: "?", maxSplits: 1).first == "/v1/health"
+            if overLimit, !isHealth {
                 dropping = true
                 refuse(context)
                 return
             }
+            if isHealth, let health, head.method == .get, inFlight == 0, Self.speaksOurVersions(head) {
+                dropping = true
+                answerHealth(context, body: health, close: head.headerFields[.connection]?.lowercased() == "close")
+                return
+            }
+            dropping = false
             inFlight += 1
             arm(context, seconds: limits.bodyTimeout)
         case .body:
@@ -204,6 +218,44 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
             channel.close(promise: nil)
         }
+    }
+
+    /// True unless the request declares another protocol or change schema (the router answers
+    /// that with 400 `protocol_mismatch`).
+    static func speaksOurVersions(_ head: HTTPRequest) -> Bool {
+        for (name, ours) in [(SyncProtocol.versionHeader, SyncProtocol.version), (SyncProtocol.schemaHeader, SyncProtocol.changeSchema)] {
+            if let value = head.headerFields[HTTPField.Name(name)!], Int(value) != ours { return false }
+        }
+        return true
+    }
+
+    /// The health answer, as the router's: the same body and headers.
+    private func answerHealth(_ context: ChannelHandlerContext, body: [UInt8], close: Bool) {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[HTTPField.Name(SyncProtocol.versionHeader)!] = String(SyncProtocol.version)
+        fields[HTTPField.Name(SyncProtocol.schemaHeader)!] = String(SyncProtocol.changeSchema)
+        fields[.contentLength] = String(body.count)
+        fields[.date] = Self.httpDate()
+        fields[.server] = "margin"
+        if close { fields[.connection] = "close" }
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if close { channel.close(promise: nil) }
+        }
+        if !close { arm(context, seconds: limits.idleTimeout) }
+    }
+
+    /// Now as an HTTP date (RFC 9110): `Wed, 02 Dec 2026 18:55:10 GMT`.
+    static func httpDate(_ date: Date = Date()) -> String {
+        var seconds = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var buffer = [Int8](repeating: 0, count: 40)
+        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// 503, in the protocol's error shape, then close.

@@ -76,10 +76,12 @@ public enum SyncServer {
         var log = logger ?? Logger(label: "margin.serve")
         if logger == nil { log.logLevel = .warning }
         let connections = ConnectionCount()
+        let health = try? WireJSON.encoder().encode(SyncAPI(store: store).healthResponse)
         return Application(
             router: buildRouter(store: store, loopbackOnly: isLoopback(host), limits: limits, membersOnly: membersOnly),
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [ConnectionGuard(limits: limits, connections: connections)])),
+                additionalChannelHandlers: [ConnectionGuard(
+                    limits: limits, connections: connections, health: health.map { [UInt8]($0) })])),
             configuration: .init(address: .hostname(host, port: port), serverName: "margin"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: log)
@@ -273,10 +275,14 @@ struct SyncAPI: Sendable {
     /// Runs are accepted only from origins bound to a token, and the hub's own.
     var membersOnly = false
 
-    func health() throws -> Response {
-        try SyncServer.json(HealthResponse(
+    var healthResponse: HealthResponse {
+        HealthResponse(
             status: "ok", protocol: SyncProtocol.version, schema: SyncProtocol.changeSchema,
-            replicaID: store.replicaID, replicaName: store.replicaName))
+            replicaID: store.replicaID, replicaName: store.replicaName)
+    }
+
+    func health() throws -> Response {
+        try SyncServer.json(healthResponse)
     }
 
     func vector() throws -> Response {
