@@ -30,7 +30,10 @@ public enum ArticleIdentity {
     /// - Parameter string: A URL as found in a feed, a page or on the command line.
     /// - Returns: The canonical URL, or nil when `string` is not an http(s) URL with a host.
     public static func canonicalURL(_ string: String) -> String? {
-        var rest = Substring(string.trimmingCharacters(in: .whitespacesAndNewlines))
+        // Nothing to trim when both ends are printable ASCII (the usual URL): Foundation is skipped.
+        let plainEnds = string.utf8.first.map { $0 > 0x20 && $0 < 0x7F } == true
+            && string.utf8.last.map { $0 > 0x20 && $0 < 0x7F } == true
+        var rest = Substring(plainEnds ? string : string.trimmingCharacters(in: .whitespacesAndNewlines))
         guard let colon = rest.firstIndex(of: ":") else { return nil }
         let scheme = rest[..<colon].lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
@@ -251,14 +254,22 @@ public enum ArticleIdentity {
 
     private static func mustEscape(_ byte: UInt8) -> Bool {
         if byte <= 0x20 || byte >= 0x7F { return true }
-        return Array(#""<>\^`{|}"#.utf8).contains(byte)
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\\"), UInt8(ascii: "^"),
+            UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"):
+            return true
+        default:
+            return false
+        }
     }
 
     private static func appendEscape(_ byte: UInt8, to out: inout [UInt8]) {
-        let digits = Array("0123456789ABCDEF".utf8)
+        @inline(__always) func digit(_ value: UInt8) -> UInt8 {
+            value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") + value - 10
+        }
         out.append(UInt8(ascii: "%"))
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
+        out.append(digit(byte >> 4))
+        out.append(digit(byte & 0x0F))
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
