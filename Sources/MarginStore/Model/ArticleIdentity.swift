@@ -34,7 +34,10 @@ public enum ArticleIdentity {
         let plainEnds = string.utf8.first.map { $0 > 0x20 && $0 < 0x7F } == true
             && string.utf8.last.map { $0 > 0x20 && $0 < 0x7F } == true
         var rest = Substring(plainEnds ? string : string.trimmingCharacters(in: .whitespacesAndNewlines))
-        guard let colon = rest.firstIndex(of: ":") else { return nil }
+        // In ASCII text every character but CR LF is one byte, so the separators (none of them CR
+        // or LF) are found on the bytes, at the same places as by characters.
+        let ascii = rest.utf8.allSatisfy { $0 < 0x80 }
+        guard let colon = first(":", in: rest, ascii: ascii) else { return nil }
         let scheme = rest[..<colon].lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
         rest = rest[rest.index(after: colon)...]
@@ -42,17 +45,17 @@ public enum ArticleIdentity {
         rest = rest.dropFirst(2)
 
         // Fragment first: a '?' or '/' inside it belongs to it.
-        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        if let hash = first("#", in: rest, ascii: ascii) { rest = rest[..<hash] }
         var query: Substring?
-        if let mark = rest.firstIndex(of: "?") {
+        if let mark = first("?", in: rest, ascii: ascii) {
             query = rest[rest.index(after: mark)...]
             rest = rest[..<mark]
         }
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let slash = first("/", in: rest, ascii: ascii) ?? rest.endIndex
         let authority = rest[..<slash]
         let path = rest[slash...]
 
-        guard let hostAndPort = canonicalAuthority(authority, scheme: scheme) else { return nil }
+        guard let hostAndPort = canonicalAuthority(authority, scheme: scheme, ascii: ascii) else { return nil }
         var result = "https://" + hostAndPort + canonicalPath(path)
         if let query, let canonical = canonicalQuery(query) {
             result += "?" + canonical
@@ -121,22 +124,22 @@ public enum ArticleIdentity {
     // MARK: - URL parts
 
     /// `host[:port]`, lowercased, without user info, `www.` or a default port.
-    private static func canonicalAuthority(_ authority: Substring, scheme: String) -> String? {
+    private static func canonicalAuthority(_ authority: Substring, scheme: String, ascii: Bool) -> String? {
         var hostPort = authority
-        if let at = hostPort.lastIndex(of: "@") { hostPort = hostPort[hostPort.index(after: at)...] }
+        if let at = last("@", in: hostPort, ascii: ascii) { hostPort = hostPort[hostPort.index(after: at)...] }
 
         var host: Substring
         var port: Substring?
         if hostPort.hasPrefix("[") {
             // IPv6 literal: the port, if any, follows the closing bracket.
-            guard let close = hostPort.firstIndex(of: "]") else { return nil }
+            guard let close = first("]", in: hostPort, ascii: ascii) else { return nil }
             host = hostPort[...close]
             let after = hostPort[hostPort.index(after: close)...]
             if !after.isEmpty {
                 guard after.first == ":" else { return nil }
                 port = after.dropFirst()
             }
-        } else if let colon = hostPort.lastIndex(of: ":") {
+        } else if let colon = last(":", in: hostPort, ascii: ascii) {
             host = hostPort[..<colon]
             port = hostPort[hostPort.index(after: colon)...]
         } else {
@@ -156,6 +159,16 @@ public enum ArticleIdentity {
         else { return nil }
         let isDefault = (scheme == "http" && number == 80) || (scheme == "https" && number == 443)
         return isDefault ? name : "\(name):\(number)"
+    }
+
+    /// The first `character` (ASCII, not CR or LF) in `text`: on the bytes when `text` is ASCII.
+    private static func first(_ character: Unicode.Scalar, in text: Substring, ascii: Bool) -> Substring.Index? {
+        ascii ? text.utf8.firstIndex(of: UInt8(character.value)) : text.firstIndex(of: Character(character))
+    }
+
+    /// The last `character` (ASCII, not CR or LF) in `text`: on the bytes when `text` is ASCII.
+    private static func last(_ character: Unicode.Scalar, in text: Substring, ascii: Bool) -> Substring.Index? {
+        ascii ? text.utf8.lastIndex(of: UInt8(character.value)) : text.lastIndex(of: Character(character))
     }
 
     private static let forbiddenInHost: Set<Unicode.Scalar> = [
