@@ -443,19 +443,19 @@ extension Store {
         if ids.count > 2_000 { return try uniquePrefixLengthsByScan(ids, minimum: minimum) }
         return try read { db in
             var out: [String: Int] = [:]
-            let tables: [(table: String, uuid: Bool)] = [("article", false), ("annotation", true), ("conflict", false)]
+            // Each table's neighbours of the id, in one statement (annotation ids in their UUID layout).
+            let statements = Statements(db: db)
+            let query: String = "SELECT " + ["article", "annotation", "conflict"].enumerated().map { index, table in
+                let key = index == 1 ? "?2" : "?1"
+                return "(SELECT id FROM \(table) WHERE id < \(key) ORDER BY id DESC LIMIT 1), "
+                    + "(SELECT id FROM \(table) WHERE id > \(key) ORDER BY id LIMIT 1)"
+            }.joined(separator: ", ")
             for id in ids where out[id] == nil {
-                let digits = id.filter { $0 != "-" }
+                let digits = String(decoding: id.utf8.filter { $0 != UInt8(ascii: "-") }, as: UTF8.self)
                 var length = minimum
-                for (table, uuid) in tables {
-                    let key = uuid ? Self.uuidForm(digits) : digits
-                    let before = try String.fetchOne(
-                        db.cachedStatement(sql: "SELECT id FROM \(table) WHERE id < ? ORDER BY id DESC LIMIT 1"),
-                        arguments: [key])
-                    let after = try String.fetchOne(
-                        db.cachedStatement(sql: "SELECT id FROM \(table) WHERE id > ? ORDER BY id LIMIT 1"),
-                        arguments: [key])
-                    for neighbour in [before, after].compactMap({ $0 }) {
+                try statements.each(query, [.text(digits), .text(Self.uuidForm(digits))]) { row in
+                    for column in CInt(0)..<6 {
+                        guard let neighbour = Statements.optionalText(row, column) else { continue }
                         let other = neighbour.utf8.filter { $0 != UInt8(ascii: "-") }
                         let common = zip(digits.utf8, other).prefix { $0 == $1 }.count
                         length = max(length, common + 1)
