@@ -253,6 +253,8 @@ struct ImportCommand: AsyncParsableCommand {
                         + "import again to finish: articles already imported are unchanged",
                     code: failure.code)
             }
+            // Each id shortened as `Output.short` would, looked up for the whole batch in one read.
+            let lengths = output.json ? [:] : (try? store.uniquePrefixLengths(outcomes.map(\.id))) ?? [:]
             for (item, outcome) in zip(batch, outcomes) {
                 switch outcome.status {
                 case .created: counts.created += 1
@@ -261,7 +263,7 @@ struct ImportCommand: AsyncParsableCommand {
                 case .unchanged: counts.unchanged += 1
                 }
                 progress.clear()
-                try rows.print(item.file, outcome)
+                try rows.print(item.file, outcome, idLength: lengths[outcome.id] ?? 8)
             }
             // A correction that leaves highlights without their text says so, and where to look.
             _ = try OrphanReport.afterCorrection(store, articleIDs: outcomes.filter { $0.status == .updated }.map(\.id))
@@ -310,10 +312,11 @@ struct ImportCommand: AsyncParsableCommand {
             var changes: Int
         }
 
-        mutating func print(_ file: String, _ outcome: ImportOutcome) throws {
+        /// - Parameter idLength: The hex digits of the id that text output shows.
+        mutating func print(_ file: String, _ outcome: ImportOutcome, idLength: Int) throws {
             guard json else {
                 Output.row("\(outcome.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) "
-                    + "\(Output.short(outcome.id))  \(TerminalText.escaped(outcome.title))")
+                    + "\(Store.shortID(outcome.id, length: idLength))  \(TerminalText.escaped(outcome.title))")
                 return
             }
             let row = Row(id: outcome.id, title: outcome.title, status: outcome.status.rawValue, file: file,
