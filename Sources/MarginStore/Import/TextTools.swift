@@ -19,6 +19,11 @@ enum TextTools {
         // Most lines are collapsed already (single spaces between words): checked on the bytes, they
         // come back as they are.
         if text.utf8.withContiguousStorageIfAvailable({ isCollapsed($0) }) == true { return text }
+        return collapseWhitespaceByScalars(text)
+    }
+
+    /// `collapseWhitespace` scalar by scalar, for any text.
+    static func collapseWhitespaceByScalars(_ text: String) -> String {
         var out = String.UnicodeScalarView()
         var pendingSpace = false
         for scalar in text.unicodeScalars {
@@ -96,6 +101,11 @@ enum TextTools {
     /// syllables and the like. Anything else (combining marks, jamo, singletons) takes the slow path.
     static func needsNormalization(_ text: String) -> Bool {
         if let answer = text.utf8.withContiguousStorageIfAvailable({ needsNormalization($0) }) { return answer }
+        return needsNormalizationByScalars(text)
+    }
+
+    /// `needsNormalization` scalar by scalar, for any text.
+    static func needsNormalizationByScalars(_ text: String) -> Bool {
         for byte in text.utf8 where byte >= 0xCC {
             // Some scalar at or above U+0300: decide scalar by scalar.
             return text.unicodeScalars.contains { !isStable($0) }
@@ -169,7 +179,12 @@ enum TextTools {
             var lineStart = 0
             var index = 0
             let count = bytes.count
+            // Without a CR, each line ends at the next LF, found by memchr.
+            let hasCR = ByteScan.firstIndex(of: 0x0D, in: bytes, from: 0) < count
             while index <= count {
+                if !hasCR {
+                    index = ByteScan.firstIndex(of: 0x0A, in: bytes, from: index)
+                }
                 let atEnd = index == count
                 let byte: UInt8 = atEnd ? 0x0A : bytes[index]
                 guard byte == 0x0A || byte == 0x0D else {
