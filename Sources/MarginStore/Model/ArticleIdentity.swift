@@ -150,7 +150,9 @@ public enum ArticleIdentity {
         if name.hasSuffix(".") { name.removeLast() }
         if name.hasPrefix("www."), name.dropFirst(4).contains(".") { name.removeFirst(4) }
         guard !name.isEmpty, !name.hasPrefix("."),
-            name.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace && !forbiddenInHost.contains($0) })
+            ascii
+                ? name.utf8.allSatisfy({ !(0x09...0x0D).contains($0) && $0 != 0x20 && !forbiddenInHostBytes.contains($0) })
+                : name.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace && !forbiddenInHost.contains($0) })
         else { return nil }
 
         guard let port, !port.isEmpty else { return name }
@@ -174,6 +176,9 @@ public enum ArticleIdentity {
     private static let forbiddenInHost: Set<Unicode.Scalar> = [
         "/", "?", "#", "@", "\\", "<", ">", "\"", "^", "`", "{", "|", "}",
     ]
+
+    /// `forbiddenInHost` as bytes, for ASCII hosts.
+    private static let forbiddenInHostBytes: [UInt8] = forbiddenInHost.map { UInt8($0.value) }
 
     /// The path with duplicate slashes collapsed, no trailing slash unless it is the root, and
     /// percent-encoding normalised.

@@ -493,7 +493,11 @@ extension Store {
 
     /// The id a user types for `id`: its first `length` hex digits, dashes left out.
     public static func shortID(_ id: String, length: Int) -> String {
-        String(id.lazy.filter { $0 != "-" }.prefix(length))
+        // An ASCII id (every id the store makes) is cut on its bytes: one character each.
+        if id.utf8.allSatisfy({ $0 < 0x80 }) {
+            return String(decoding: Array(id.utf8.lazy.filter { $0 != UInt8(ascii: "-") }.prefix(length)), as: UTF8.self)
+        }
+        return String(id.lazy.filter { $0 != "-" }.prefix(length))
     }
 
     static func isHexDigit(_ byte: UInt8) -> Bool {
@@ -502,6 +506,15 @@ extension Store {
 
     /// Hex digits in an annotation id's layout (8-4-4-4-12): dashes where its digits reach them.
     static func uuidForm(_ digits: String) -> String {
+        if digits.utf8.allSatisfy({ $0 < 0x80 }) {
+            var out: [UInt8] = []
+            out.reserveCapacity(digits.utf8.count + 4)
+            for (i, c) in digits.utf8.enumerated() {
+                if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
+                out.append(c)
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
         var out = ""
         for (i, c) in digits.enumerated() {
             if i == 8 || i == 12 || i == 16 || i == 20 { out.append("-") }
