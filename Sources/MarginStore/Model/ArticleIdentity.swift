@@ -107,7 +107,8 @@ public enum ArticleIdentity {
     /// - Parameter s: Any text.
     /// - Returns: The hex digest.
     public static func sha256Hex(_ s: String) -> String {
-        hex(Hashing.sha256(Array(s.utf8)))
+        var s = s
+        return hex(s.withUTF8 { Hashing.sha256(UnsafeRawBufferPointer($0)) })
     }
 
     // MARK: - Text
