@@ -222,7 +222,7 @@ struct ImportCommand: AsyncParsableCommand {
             try importAnnotations(annotations, into: store)
             return
         }
-        try write(sources, into: store, progress: progress)
+        try store.deferringCheckpoints { try write(sources, into: store, progress: progress) }
         if worst != ExitStatus.success { throw CLIError(message: "", code: worst) }
     }
 
