@@ -6,7 +6,7 @@ extension Store {
     /// only once the write-ahead log passes `limit` bytes, not after each commit past SQLite's default
     /// of 1,000 pages (4 MB): a commit still syncs the log (`synchronous = FULL`), but the pages
     /// are copied into the database, and the database synced, once per `limit` instead of once per
-    /// batch (30 syncs for a 5,000-article import became 12). The log stays bounded by `limit`, and
+    /// batch (a 5,000-article import made 40 syncs, now 13). The log stays bounded by `limit`, and
     /// `truncateWAL` folds in the rest when the command ends. Checkpoints still run inside commits,
     /// under the store's lock.
     public func deferringCheckpoints<T>(upTo limit: Int = 64 << 20, _ body: () throws -> T) throws -> T {
