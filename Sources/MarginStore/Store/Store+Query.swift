@@ -443,22 +443,32 @@ extension Store {
         if ids.count > 2_000 { return try uniquePrefixLengthsByScan(ids, minimum: minimum) }
         return try read { db in
             var out: [String: Int] = [:]
-            // Each table's neighbours of the id, in one statement (annotation ids in their UUID layout).
+            // Each table's neighbours of the id, in one statement (annotation ids in their UUID layout);
+            // an empty table has none (a store of imported articles has no annotation or conflict yet).
             let statements = Statements(db: db)
-            let query: String = "SELECT " + ["article", "annotation", "conflict"].enumerated().map { index, table in
-                let key = index == 1 ? "?2" : "?1"
+            var tables: [String] = []
+            for table in ["article", "annotation", "conflict"]
+            where try statements.exists("SELECT 1 FROM \(table) LIMIT 1", []) {
+                tables.append(table)
+            }
+            let query: String = "SELECT " + tables.map { table in
+                let key = table == "annotation" ? "?2" : "?1"
                 return "(SELECT id FROM \(table) WHERE id < \(key) ORDER BY id DESC LIMIT 1), "
                     + "(SELECT id FROM \(table) WHERE id > \(key) ORDER BY id LIMIT 1)"
             }.joined(separator: ", ")
             for id in ids where out[id] == nil {
                 let digits = String(decoding: id.utf8.filter { $0 != UInt8(ascii: "-") }, as: UTF8.self)
                 var length = minimum
-                try statements.each(query, [.text(digits), .text(Self.uuidForm(digits))]) { row in
-                    for column in CInt(0)..<6 {
-                        guard let neighbour = Statements.optionalText(row, column) else { continue }
-                        let other = neighbour.utf8.filter { $0 != UInt8(ascii: "-") }
-                        let common = zip(digits.utf8, other).prefix { $0 == $1 }.count
-                        length = max(length, common + 1)
+                let keys: [Statements.Value] =
+                    tables.contains("annotation") ? [.text(digits), .text(Self.uuidForm(digits))] : [.text(digits)]
+                if !tables.isEmpty {
+                    try statements.each(query, keys) { row in
+                        for column in CInt(0)..<CInt(2 * tables.count) {
+                            guard let neighbour = Statements.optionalText(row, column) else { continue }
+                            let other = neighbour.utf8.filter { $0 != UInt8(ascii: "-") }
+                            let common = zip(digits.utf8, other).prefix { $0 == $1 }.count
+                            length = max(length, common + 1)
+                        }
                     }
                 }
                 out[id] = min(length, digits.count)
