@@ -79,6 +79,8 @@ func plainWrites(path: String, _ workload: Workload) throws -> WriteTimes {
     var config = Configuration()
     config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
     let pool = try DatabasePool(path: path, configuration: config)
+    // GRDB sets NORMAL on the writer when it turns WAL on, after prepareDatabase: FULL again.
+    try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
     try pool.write { db in try db.execute(sql: plainSchema) }
     let targets = workload.annotations.map { a -> TextTarget in
         // What the editor hands over: the quote and its context, already found.

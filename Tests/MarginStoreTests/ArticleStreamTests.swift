@@ -43,6 +43,43 @@ import Testing
         }
     }
 
+    /// Rows are read ahead in chunks and made into articles on several cores: the articles come in
+    /// file order, and the error is the first a row-by-row read meets, wherever the chunks end.
+    @Test func rowsReadAheadComeInOrderAndTheFirstErrorWins() throws {
+        let rows = (1...1_000).map { "https://a.example/\($0),,Title \($0),\"Body \($0).\n\nMore.\"\n" }
+        let csv = "url,date,title,text\n" + rows.joined()
+        let articles = try all(csv, .csv)
+        #expect(articles.map(\.title) == (1...1_000).map { "Title \($0)" })
+        #expect(articles == (try CSVImporter.parse(csv)))
+
+        func read(_ contents: String) -> (titles: [String], error: ImportError?) {
+            let stream = ArticleStream(handle: try! file(contents), format: .csv, name: "test")
+            var titles: [String] = []
+            do {
+                while let article = try stream.next() { titles.append(article.title) }
+                return (titles, nil)
+            } catch {
+                return (titles, error)
+            }
+        }
+        for bad in [1, 255, 256, 257, 600, 1_000] {
+            var broken = rows
+            broken[bad - 1] = "https://a.example/\(bad),,,\"No title.\"\n"
+            // A bad row: the rows before it, then its error.
+            let one = read("url,date,title,text\n" + broken.joined())
+            #expect(one.titles == (1..<bad).map { "Title \($0)" })
+            #expect(one.error == ImportError("CSV row \(bad) (line \(bad * 3 - 1)) has an empty title"))
+            // A bad row and, later, a quote never closed: the bad row's error.
+            let two = read("url,date,title,text\n" + broken.joined() + ",,Late,\"never closed\n")
+            #expect(two.error == ImportError("CSV row \(bad) (line \(bad * 3 - 1)) has an empty title"))
+            // Only the quote never closed: every row before it, then its error.
+            let three = read("url,date,title,text\n" + rows.prefix(bad).joined() + ",,Late,\"never closed\n")
+            #expect(three.titles.count == bad)
+            #expect(three.error == ImportError(
+                "CSV has an unterminated quoted field starting on line \(bad * 3 + 2); close the quote with \""))
+        }
+    }
+
     @Test func jsonArraysStreamElementByElement() throws {
         let json = #"[ {"title": "A, [b]", "body": "Text with } and ] inside \"quotes\"."}, {"title":"B","text":"<p>Para one.</p><p>Two.</p>"} ]"#
         let articles = try all(json, .json)

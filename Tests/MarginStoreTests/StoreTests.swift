@@ -127,7 +127,10 @@ import Testing
         }
         #expect(mode == "wal")
         #expect(sync == 2)  // FULL
+        // The connection that commits too (GRDB sets NORMAL on it when it turns WAL on).
+        #expect(try store.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2)
         let reopened = try Store.open(at: dir.appendingPathComponent("store.sqlite").path)
+        #expect(try reopened.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2)
         #expect(reopened.replicaID == store.replicaID)
         #expect(reopened.replicaName == "disk")
     }

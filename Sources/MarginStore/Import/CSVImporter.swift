@@ -124,6 +124,14 @@ enum CSVImporter {
                 if byte == 0x0A { lines += 1 }
                 // Runs of plain bytes inside quotes, copied at once.
                 var run = index + 1
+                bytes.withUnsafeBufferPointer { buffer in
+                    guard let base = buffer.baseAddress else { return }
+                    while run + 8 <= count {
+                        let word = ByteScan.word(base + run)
+                        if ByteScan.has(word, 0x22) || ByteScan.has(word, 0x0A) { break }
+                        run += 8
+                    }
+                }
                 while run < count, bytes[run] != 0x22, bytes[run] != 0x0A { run += 1 }
                 field.append(contentsOf: bytes[index..<run])
                 index = run

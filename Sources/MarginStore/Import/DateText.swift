@@ -8,6 +8,15 @@ enum DateText {
     /// ISO 8601 passes through (a space before the time becomes "T"); RFC 822 dates (RSS) become ISO with
     /// their offset; a dateline-style date ("March 17, 2021", "Friday, January 4, 2019 09:15") becomes ISO.
     /// - Returns: `nil` for anything else.
+    /// `n` in decimal with zeros in front to `width` digits, as `%0*d` prints it (Foundation's
+    /// `String(format:)` costs microseconds, and a dateline is read on every imported row).
+    static func padded(_ n: Int, _ width: Int) -> String {
+        let digits = String(n.magnitude)
+        let sign = n < 0 ? "-" : ""
+        let zeros = width - sign.count - digits.count
+        return sign + (zeros > 0 ? String(repeating: "0", count: zeros) : "") + digits
+    }
+
     static func iso(from text: String?) -> String? {
         guard let text = text?.trimmed(), !text.isEmpty else { return nil }
         if let iso = isoPassThrough(text) { return iso }

@@ -147,13 +147,13 @@ struct Dateline {
         guard let (year, month, day) = Self.date(&scanner), (1...12).contains(month),
             (1...Self.days(in: month, of: year)).contains(day)
         else { return nil }
-        var iso = String(format: "%04d-%02d-%02d", year, month, day)
+        var iso = DateText.padded(year, 4) + "-" + DateText.padded(month, 2) + "-" + DateText.padded(day, 2)
 
         // An optional time after a separator.
         let beforeTime = scanner.position
         if let (hour, minute) = Self.time(&scanner) {
             guard (0...23).contains(hour), (0...59).contains(minute) else { return nil }
-            iso += String(format: "T%02d:%02d", hour, minute)
+            iso += "T" + DateText.padded(hour, 2) + ":" + DateText.padded(minute, 2)
         } else {
             scanner.position = beforeTime
         }

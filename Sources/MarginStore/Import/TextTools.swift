@@ -16,6 +16,14 @@ enum TextTools {
 
     /// Whitespace runs (no-break spaces included) become one space; the ends are trimmed.
     static func collapseWhitespace(_ text: String) -> String {
+        // Most lines are collapsed already (single spaces between words): checked on the bytes, they
+        // come back as they are.
+        if text.utf8.withContiguousStorageIfAvailable({ isCollapsed($0) }) == true { return text }
+        return collapseWhitespaceByScalars(text)
+    }
+
+    /// `collapseWhitespace` scalar by scalar, for any text.
+    static func collapseWhitespaceByScalars(_ text: String) -> String {
         var out = String.UnicodeScalarView()
         var pendingSpace = false
         for scalar in text.unicodeScalars {
@@ -30,6 +38,59 @@ enum TextTools {
         return String(out)
     }
 
+    /// True when `bytes` (UTF-8) hold no whitespace but single spaces between other characters:
+    /// what `collapseWhitespace` would leave unchanged.
+    static func isCollapsed(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = bytes.count
+        var index = 0
+        var afterSpace = true  // a space at the start is one to trim
+        while index < count {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                if byte == 0x20 {
+                    if afterSpace { return false }
+                    afterSpace = true
+                } else if (0x09...0x0D).contains(byte) {
+                    return false
+                } else {
+                    afterSpace = false
+                }
+                index += 1
+                continue
+            }
+            if whitespaceLength(bytes, index) > 0 { return false }
+            afterSpace = false
+            index += 1
+            while index < count, bytes[index] & 0xC0 == 0x80 { index += 1 }
+        }
+        return !afterSpace || count == 0
+    }
+
+    /// The length of the UTF-8 form of a non-ASCII White_Space scalar at `index` (U+0085, U+00A0,
+    /// U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), else 0.
+    @inline(__always)
+    private static func whitespaceLength(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Int {
+        let count = bytes.count
+        switch bytes[index] {
+        case 0xC2:
+            guard index + 1 < count else { return 0 }
+            return bytes[index + 1] == 0x85 || bytes[index + 1] == 0xA0 ? 2 : 0
+        case 0xE1:
+            guard index + 2 < count else { return 0 }
+            return bytes[index + 1] == 0x9A && bytes[index + 2] == 0x80 ? 3 : 0
+        case 0xE2:
+            guard index + 2 < count else { return 0 }
+            let b = bytes[index + 1], c = bytes[index + 2]
+            if b == 0x80 { return (0x80...0x8A).contains(c) || c == 0xA8 || c == 0xA9 || c == 0xAF ? 3 : 0 }
+            return b == 0x81 && c == 0x9F ? 3 : 0
+        case 0xE3:
+            guard index + 2 < count else { return 0 }
+            return bytes[index + 1] == 0x80 && bytes[index + 2] == 0x80 ? 3 : 0
+        default:
+            return 0
+        }
+    }
+
     /// NFC, skipping Foundation when no scalar of the text can change under normalisation.
     static func nfc(_ text: String) -> String {
         needsNormalization(text) ? text.precomposedStringWithCanonicalMapping : text
@@ -39,6 +100,12 @@ enum TextTools {
     /// neighbour: below U+0300, general punctuation, currency signs, CJK ideographs, kana, Hangul
     /// syllables and the like. Anything else (combining marks, jamo, singletons) takes the slow path.
     static func needsNormalization(_ text: String) -> Bool {
+        if let answer = text.utf8.withContiguousStorageIfAvailable({ needsNormalization($0) }) { return answer }
+        return needsNormalizationByScalars(text)
+    }
+
+    /// `needsNormalization` scalar by scalar, for any text.
+    static func needsNormalizationByScalars(_ text: String) -> Bool {
         for byte in text.utf8 where byte >= 0xCC {
             // Some scalar at or above U+0300: decide scalar by scalar.
             return text.unicodeScalars.contains { !isStable($0) }
@@ -46,9 +113,43 @@ enum TextTools {
         return false
     }
 
+    /// `needsNormalization` over UTF-8 bytes: only scalars of two bytes or more from U+0300 on are
+    /// decoded (a lead byte from 0xCC), everything below is stable.
+    private static func needsNormalization(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = bytes.count
+        var index = 0
+        while index < count {
+            let lead = bytes[index]
+            guard lead >= 0xCC else {
+                index += 1
+                continue
+            }
+            // Well-formed UTF-8 (a Swift string): the continuation bytes are there.
+            let value: UInt32
+            if lead < 0xE0 {
+                value = UInt32(lead & 0x1F) << 6 | UInt32(bytes[index + 1] & 0x3F)
+                index += 2
+            } else if lead < 0xF0 {
+                value = UInt32(lead & 0x0F) << 12 | UInt32(bytes[index + 1] & 0x3F) << 6 | UInt32(bytes[index + 2] & 0x3F)
+                index += 3
+            } else {
+                value = UInt32(lead & 0x07) << 18 | UInt32(bytes[index + 1] & 0x3F) << 12
+                    | UInt32(bytes[index + 2] & 0x3F) << 6 | UInt32(bytes[index + 3] & 0x3F)
+                index += 4
+            }
+            if !isStable(value) { return true }
+        }
+        return false
+    }
+
     @inline(__always)
     private static func isStable(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
+        isStable(scalar.value)
+    }
+
+    @inline(__always)
+    private static func isStable(_ value: UInt32) -> Bool {
+        switch value {
         case 0..<0x300, 0x400...0x482, 0x48A...0x52F, 0x5D0...0x5EA, 0x621...0x64A, 0xE01...0xE30,
             0x2002...0x2027, 0x2030...0x205E, 0x391...0x3A9, 0x3B1...0x3C9, 0x20A0...0x20C0, 0x2100...0x2125, 0x2190...0x21FF,
             0x2200...0x2328, 0x232B...0x23FF, 0x2500...0x27FF, 0x3001...0x3029, 0x3030...0x303F,
@@ -78,7 +179,12 @@ enum TextTools {
             var lineStart = 0
             var index = 0
             let count = bytes.count
+            // Without a CR, each line ends at the next LF, found by memchr.
+            let hasCR = ByteScan.firstIndex(of: 0x0D, in: bytes, from: 0) < count
             while index <= count {
+                if !hasCR {
+                    index = ByteScan.firstIndex(of: 0x0A, in: bytes, from: index)
+                }
                 let atEnd = index == count
                 let byte: UInt8 = atEnd ? 0x0A : bytes[index]
                 guard byte == 0x0A || byte == 0x0D else {

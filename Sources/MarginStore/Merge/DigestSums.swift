@@ -6,7 +6,13 @@ import GRDBSQLite
 enum DigestLine {
     /// A row's values as a canonical JSON array (text as is, integers, NULL as null).
     static func row(_ values: [DatabaseValue]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "[")]
+        var out: [UInt8] = []
+        // Room for the text as it is (a body is kilobytes), so the line is not copied as it grows.
+        out.reserveCapacity(values.reduce(16) { size, value in
+            if case .string(let s) = value.storage { return size + s.utf8.count + 24 }
+            return size + 24
+        })
+        out.append(UInt8(ascii: "["))
         for (i, value) in values.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             switch value.storage {

@@ -592,7 +592,12 @@ extension JSONValue {
     /// True when a string (or key) anywhere in the value holds U+0000.
     var containsNUL: Bool {
         switch self {
-        case .string(let s): return s.utf8.contains(0)
+        case .string(let s):
+            // memchr over the bytes in place (a body is kilobytes).
+            return s.utf8.withContiguousStorageIfAvailable { bytes in
+                guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
+                return memchr(base, 0, bytes.count) != nil
+            } ?? s.utf8.contains(0)
         case .array(let items): return items.contains { $0.containsNUL }
         case .object(let members): return members.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
         default: return false

@@ -30,8 +30,14 @@ public enum ArticleIdentity {
     /// - Parameter string: A URL as found in a feed, a page or on the command line.
     /// - Returns: The canonical URL, or nil when `string` is not an http(s) URL with a host.
     public static func canonicalURL(_ string: String) -> String? {
-        var rest = Substring(string.trimmingCharacters(in: .whitespacesAndNewlines))
-        guard let colon = rest.firstIndex(of: ":") else { return nil }
+        // Nothing to trim when both ends are printable ASCII (the usual URL): Foundation is skipped.
+        let plainEnds = string.utf8.first.map { $0 > 0x20 && $0 < 0x7F } == true
+            && string.utf8.last.map { $0 > 0x20 && $0 < 0x7F } == true
+        var rest = Substring(plainEnds ? string : string.trimmingCharacters(in: .whitespacesAndNewlines))
+        // In ASCII text every character but CR LF is one byte, so the separators (none of them CR
+        // or LF) are found on the bytes, at the same places as by characters.
+        let ascii = rest.utf8.allSatisfy { $0 < 0x80 }
+        guard let colon = first(":", in: rest, ascii: ascii) else { return nil }
         let scheme = rest[..<colon].lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
         rest = rest[rest.index(after: colon)...]
@@ -39,17 +45,17 @@ public enum ArticleIdentity {
         rest = rest.dropFirst(2)
 
         // Fragment first: a '?' or '/' inside it belongs to it.
-        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        if let hash = first("#", in: rest, ascii: ascii) { rest = rest[..<hash] }
         var query: Substring?
-        if let mark = rest.firstIndex(of: "?") {
+        if let mark = first("?", in: rest, ascii: ascii) {
             query = rest[rest.index(after: mark)...]
             rest = rest[..<mark]
         }
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let slash = first("/", in: rest, ascii: ascii) ?? rest.endIndex
         let authority = rest[..<slash]
         let path = rest[slash...]
 
-        guard let hostAndPort = canonicalAuthority(authority, scheme: scheme) else { return nil }
+        guard let hostAndPort = canonicalAuthority(authority, scheme: scheme, ascii: ascii) else { return nil }
         var result = "https://" + hostAndPort + canonicalPath(path)
         if let query, let canonical = canonicalQuery(query) {
             result += "?" + canonical
@@ -101,7 +107,8 @@ public enum ArticleIdentity {
     /// - Parameter s: Any text.
     /// - Returns: The hex digest.
     public static func sha256Hex(_ s: String) -> String {
-        hex(Hashing.sha256(Array(s.utf8)))
+        var s = s
+        return hex(s.withUTF8 { Hashing.sha256(UnsafeRawBufferPointer($0)) })
     }
 
     // MARK: - Text
@@ -118,22 +125,22 @@ public enum ArticleIdentity {
     // MARK: - URL parts
 
     /// `host[:port]`, lowercased, without user info, `www.` or a default port.
-    private static func canonicalAuthority(_ authority: Substring, scheme: String) -> String? {
+    private static func canonicalAuthority(_ authority: Substring, scheme: String, ascii: Bool) -> String? {
         var hostPort = authority
-        if let at = hostPort.lastIndex(of: "@") { hostPort = hostPort[hostPort.index(after: at)...] }
+        if let at = last("@", in: hostPort, ascii: ascii) { hostPort = hostPort[hostPort.index(after: at)...] }
 
         var host: Substring
         var port: Substring?
         if hostPort.hasPrefix("[") {
             // IPv6 literal: the port, if any, follows the closing bracket.
-            guard let close = hostPort.firstIndex(of: "]") else { return nil }
+            guard let close = first("]", in: hostPort, ascii: ascii) else { return nil }
             host = hostPort[...close]
             let after = hostPort[hostPort.index(after: close)...]
             if !after.isEmpty {
                 guard after.first == ":" else { return nil }
                 port = after.dropFirst()
             }
-        } else if let colon = hostPort.lastIndex(of: ":") {
+        } else if let colon = last(":", in: hostPort, ascii: ascii) {
             host = hostPort[..<colon]
             port = hostPort[hostPort.index(after: colon)...]
         } else {
@@ -144,7 +151,9 @@ public enum ArticleIdentity {
         if name.hasSuffix(".") { name.removeLast() }
         if name.hasPrefix("www."), name.dropFirst(4).contains(".") { name.removeFirst(4) }
         guard !name.isEmpty, !name.hasPrefix("."),
-            name.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace && !forbiddenInHost.contains($0) })
+            ascii
+                ? name.utf8.allSatisfy({ !(0x09...0x0D).contains($0) && $0 != 0x20 && !forbiddenInHostBytes.contains($0) })
+                : name.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace && !forbiddenInHost.contains($0) })
         else { return nil }
 
         guard let port, !port.isEmpty else { return name }
@@ -155,9 +164,22 @@ public enum ArticleIdentity {
         return isDefault ? name : "\(name):\(number)"
     }
 
+    /// The first `character` (ASCII, not CR or LF) in `text`: on the bytes when `text` is ASCII.
+    private static func first(_ character: Unicode.Scalar, in text: Substring, ascii: Bool) -> Substring.Index? {
+        ascii ? text.utf8.firstIndex(of: UInt8(character.value)) : text.firstIndex(of: Character(character))
+    }
+
+    /// The last `character` (ASCII, not CR or LF) in `text`: on the bytes when `text` is ASCII.
+    private static func last(_ character: Unicode.Scalar, in text: Substring, ascii: Bool) -> Substring.Index? {
+        ascii ? text.utf8.lastIndex(of: UInt8(character.value)) : text.lastIndex(of: Character(character))
+    }
+
     private static let forbiddenInHost: Set<Unicode.Scalar> = [
         "/", "?", "#", "@", "\\", "<", ">", "\"", "^", "`", "{", "|", "}",
     ]
+
+    /// `forbiddenInHost` as bytes, for ASCII hosts.
+    private static let forbiddenInHostBytes: [UInt8] = forbiddenInHost.map { UInt8($0.value) }
 
     /// The path with duplicate slashes collapsed, no trailing slash unless it is the root, and
     /// percent-encoding normalised.
@@ -251,14 +273,22 @@ public enum ArticleIdentity {
 
     private static func mustEscape(_ byte: UInt8) -> Bool {
         if byte <= 0x20 || byte >= 0x7F { return true }
-        return Array(#""<>\^`{|}"#.utf8).contains(byte)
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\\"), UInt8(ascii: "^"),
+            UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"):
+            return true
+        default:
+            return false
+        }
     }
 
     private static func appendEscape(_ byte: UInt8, to out: inout [UInt8]) {
-        let digits = Array("0123456789ABCDEF".utf8)
+        @inline(__always) func digit(_ value: UInt8) -> UInt8 {
+            value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") + value - 10
+        }
         out.append(UInt8(ascii: "%"))
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
+        out.append(digit(byte >> 4))
+        out.append(digit(byte & 0x0F))
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

@@ -89,25 +89,39 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
         out.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { bytes in
-            // Most text needs no escape (no quote, backslash or control character): copied whole.
+            guard let base = bytes.baseAddress else { return }
+            // Most text needs no escape (no quote, backslash or control character): copied in runs,
+            // found eight bytes at a time.
+            let count = bytes.count
             var runStart = 0
-            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
-                runStart = i + 1
-                out.append(UInt8(ascii: "\\"))
-                switch byte {
-                case 0x22: out.append(0x22)
-                case 0x5C: out.append(0x5C)
-                case 0x0A: out.append(UInt8(ascii: "n"))
-                case 0x0D: out.append(UInt8(ascii: "r"))
-                case 0x09: out.append(UInt8(ascii: "t"))
-                default:
-                    out.append(contentsOf: "u00".utf8)
-                    out.append(hexDigits[Int(byte >> 4)])
-                    out.append(hexDigits[Int(byte & 0xF)])
+            var i = 0
+            while i < count {
+                if i + 8 <= count, !ByteScan.needsJSONEscape(ByteScan.word(base + i)) {
+                    i += 8
+                    continue
+                }
+                let end = min(i + 8, count)
+                while i < end {
+                    let byte = base[i]
+                    i += 1
+                    guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                    out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - 1 - runStart))
+                    runStart = i
+                    out.append(UInt8(ascii: "\\"))
+                    switch byte {
+                    case 0x22: out.append(0x22)
+                    case 0x5C: out.append(0x5C)
+                    case 0x0A: out.append(UInt8(ascii: "n"))
+                    case 0x0D: out.append(UInt8(ascii: "r"))
+                    case 0x09: out.append(UInt8(ascii: "t"))
+                    default:
+                        out.append(contentsOf: "u00".utf8)
+                        out.append(hexDigits[Int(byte >> 4)])
+                        out.append(hexDigits[Int(byte & 0xF)])
+                    }
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+            out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
         }
         out.append(UInt8(ascii: "\""))
     }

@@ -92,15 +92,24 @@ public enum RunCodec {
             refIndex[origin] = refs.count
             return refs.count
         }
-        // Changes first (they name the refs), then the header in front of them.
+        let estimate = run.changes.reduce(0) { $0 + estimatedBytes($1) }
+        // When every dot is the run's own origin's (new entities, local edits), the refs are empty and
+        // the changes are written straight after the header.
+        let ownDotsOnly = run.changes.allSatisfy { change in
+            change.writes.allSatisfy { $0.supersedes.allSatisfy { $0.origin == run.origin } }
+                && (change.context?.seqs.keys.allSatisfy { $0 == run.origin } ?? true)
+        }
+        // Else the changes first (they name the refs), then the header in front of them.
         var changes: [UInt8] = []
-        changes.reserveCapacity(run.changes.count * 256)
-        for (i, change) in run.changes.enumerated() {
-            if i > 0 { changes.append(UInt8(ascii: ",")) }
-            encode(change, ref: ref, into: &changes)
+        if !ownDotsOnly {
+            changes.reserveCapacity(estimate)
+            for (i, change) in run.changes.enumerated() {
+                if i > 0 { changes.append(UInt8(ascii: ",")) }
+                encode(change, ref: ref, into: &changes)
+            }
         }
         var out: [UInt8] = []
-        out.reserveCapacity(changes.count + 128 + refs.count * 40)
+        out.reserveCapacity((ownDotsOnly ? estimate : changes.count) + 128 + run.prev.count * 2 + refs.count * 40)
         out.append(contentsOf: #"{"v":2,"origin":"#.utf8)
         JSONValue.writeString(run.origin, into: &out)
         out.append(contentsOf: #","first":"#.utf8)
@@ -113,7 +122,15 @@ public enum RunCodec {
             JSONValue.writeString(origin, into: &out)
         }
         out.append(contentsOf: #"],"changes":["#.utf8)
-        out.append(contentsOf: changes)
+        if ownDotsOnly {
+            for (i, change) in run.changes.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                encode(change, ref: ref, into: &out)
+            }
+            assert(refs.isEmpty)
+        } else {
+            out.append(contentsOf: changes)
+        }
         out.append(contentsOf: "]}".utf8)
         return out
     }

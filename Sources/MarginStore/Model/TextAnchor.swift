@@ -126,11 +126,7 @@ public enum TextAnchor {
     /// The length of `s` in code points: the bytes of its UTF-8 that start a scalar.
     public static func length(_ s: String) -> Int {
         var s = s
-        return s.withUTF8 { bytes in
-            var count = 0
-            for byte in bytes where byte & 0xC0 != 0x80 { count += 1 }
-            return count
-        }
+        return s.withUTF8 { ByteScan.scalarCount($0) }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// What importing one article did.
 public struct ImportOutcome: Codable, Sendable, Equatable {
@@ -47,20 +48,27 @@ extension Store {
         guard !body.isEmpty else { throw StoreError.invalidArgument("the article \"\(title)\" has no body text") }
         let url = article.url.flatMap(ArticleIdentity.canonicalURL)
         let id = url.map(ArticleIdentity.id(canonicalURL:)) ?? ArticleIdentity.id(url: nil, title: title, body: body)
-        let row = try Row.fetchOne(context.db.cachedStatement(sql: "SELECT * FROM article WHERE id = ?"), arguments: [id])
-        let exists = row?["title"] as String? != nil
-        let wasDeleted = (row?["deleted"] as Int64? ?? 0) != 0
         let fields: [(String, String?)] = [
             ("url", url), ("title", title), ("byline", article.byline), ("source", article.source),
             ("published_at", article.publishedAt), ("language", article.language), ("body", body),
             ("caption", article.caption),
         ]
+        // The row's fields, in the order of `fields`, and its deleted flag.
+        var row: (values: [String?], deleted: Bool)?
+        try context.statements.each(
+            "SELECT url, title, byline, source, published_at, language, body, caption, deleted FROM article WHERE id = ?",
+            [.text(id)]
+        ) { statement in
+            row = ((0..<8).map { Statements.optionalText(statement, CInt($0)) }, sqlite3_column_int64(statement, 8) != 0)
+        }
+        let exists = row?.values[1] != nil
+        let wasDeleted = row?.deleted ?? false
         // No row: no replica has written this article yet (rows come with the first change held).
         if row == nil { context.created(id) }
         var written = 0
-        for (field, value) in fields {
+        for (index, (field, value)) in fields.enumerated() {
             guard let value, !value.isEmpty else { continue }
-            if let row, row[field] as String? == value { continue }
+            if let row, row.values[index] == value { continue }
             try context.write(.article, id, field, .string(value))
             written += 1
         }

@@ -443,22 +443,32 @@ extension Store {
         if ids.count > 2_000 { return try uniquePrefixLengthsByScan(ids, minimum: minimum) }
         return try read { db in
             var out: [String: Int] = [:]
-            let tables: [(table: String, uuid: Bool)] = [("article", false), ("annotation", true), ("conflict", false)]
+            // Each table's neighbours of the id, in one statement (annotation ids in their UUID layout);
+            // an empty table has none (a store of imported articles has no annotation or conflict yet).
+            let statements = Statements(db: db)
+            var tables: [String] = []
+            for table in ["article", "annotation", "conflict"]
+            where try statements.exists("SELECT 1 FROM \(table) LIMIT 1", []) {
+                tables.append(table)
+            }
+            let query: String = "SELECT " + tables.map { table in
+                let key = table == "annotation" ? "?2" : "?1"
+                return "(SELECT id FROM \(table) WHERE id < \(key) ORDER BY id DESC LIMIT 1), "
+                    + "(SELECT id FROM \(table) WHERE id > \(key) ORDER BY id LIMIT 1)"
+            }.joined(separator: ", ")
             for id in ids where out[id] == nil {
-                let digits = id.filter { $0 != "-" }
+                let digits = String(decoding: id.utf8.filter { $0 != UInt8(ascii: "-") }, as: UTF8.self)
                 var length = minimum
-                for (table, uuid) in tables {
-                    let key = uuid ? Self.uuidForm(digits) : digits
-                    let before = try String.fetchOne(
-                        db.cachedStatement(sql: "SELECT id FROM \(table) WHERE id < ? ORDER BY id DESC LIMIT 1"),
-                        arguments: [key])
-                    let after = try String.fetchOne(
-                        db.cachedStatement(sql: "SELECT id FROM \(table) WHERE id > ? ORDER BY id LIMIT 1"),
-                        arguments: [key])
-                    for neighbour in [before, after].compactMap({ $0 }) {
-                        let other = neighbour.utf8.filter { $0 != UInt8(ascii: "-") }
-                        let common = zip(digits.utf8, other).prefix { $0 == $1 }.count
-                        length = max(length, common + 1)
+                let keys: [Statements.Value] =
+                    tables.contains("annotation") ? [.text(digits), .text(Self.uuidForm(digits))] : [.text(digits)]
+                if !tables.isEmpty {
+                    try statements.each(query, keys) { row in
+                        for column in CInt(0)..<CInt(2 * tables.count) {
+                            guard let neighbour = Statements.optionalText(row, column) else { continue }
+                            let other = neighbour.utf8.filter { $0 != UInt8(ascii: "-") }
+                            let common = zip(digits.utf8, other).prefix { $0 == $1 }.count
+                            length = max(length, common + 1)
+                        }
                     }
                 }
                 out[id] = min(length, digits.count)
@@ -493,7 +503,11 @@ extension Store {
 
     /// The id a user types for `id`: its first `length` hex digits, dashes left out.
     public static func shortID(_ id: String, length: Int) -> String {
-        String(id.lazy.filter { $0 != "-" }.prefix(length))
+        // An ASCII id (every id the store makes) is cut on its bytes: one character each.
+        if id.utf8.allSatisfy({ $0 < 0x80 }) {
+            return String(decoding: Array(id.utf8.lazy.filter { $0 != UInt8(ascii: "-") }.prefix(length)), as: UTF8.self)
+        }
+        return String(id.lazy.filter { $0 != "-" }.prefix(length))
     }
 
     static func isHexDigit(_ byte: UInt8) -> Bool {
@@ -502,6 +516,15 @@ extension Store {
 
     /// Hex digits in an annotation id's layout (8-4-4-4-12): dashes where its digits reach them.
     static func uuidForm(_ digits: String) -> String {
+        if digits.utf8.allSatisfy({ $0 < 0x80 }) {
+            var out: [UInt8] = []
+            out.reserveCapacity(digits.utf8.count + 4)
+            for (i, c) in digits.utf8.enumerated() {
+                if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
+                out.append(c)
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
         var out = ""
         for (i, c) in digits.enumerated() {
             if i == 8 || i == 12 || i == 16 || i == 20 { out.append("-") }

@@ -84,7 +84,7 @@ public final class Store: Sendable {
         }
         let lock = try ProcessLock(path: path + ".lock")
         let pool = try lock.withLock(timeout: options.lockTimeout, storePath: path) {
-            let pool = try DatabasePool(path: path, configuration: configuration())
+            let pool = try fullSync(DatabasePool(path: path, configuration: configuration()))
             try Migrations.migrator.migrate(pool)
             try pool.write { db in try initializeIdentity(db, name: name, clock: options.clock) }
             return pool
@@ -108,7 +108,7 @@ public final class Store: Sendable {
             throw StoreError.notAMarginStore(path: path)
         }
         let lock = try ProcessLock(path: path + ".lock")
-        let pool = try DatabasePool(path: path, configuration: configuration())
+        let pool = try fullSync(DatabasePool(path: path, configuration: configuration()))
         if try pool.read({ db in try !Migrations.migrator.hasCompletedMigrations(db) }) {
             try lock.withLock(timeout: options.lockTimeout, storePath: path) {
                 try Migrations.migrator.migrate(pool)
@@ -138,6 +138,14 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         return config
+    }
+
+    /// `pool` with its writer connection at `synchronous = FULL`. GRDB sets NORMAL on the writer when
+    /// it switches a pool to WAL, after `prepareDatabase` has run, so the setting is made again here:
+    /// with NORMAL a commit is not synced, and a power cut may lose the last commits acknowledged.
+    private static func fullSync(_ pool: DatabasePool) throws -> DatabasePool {
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        return pool
     }
 
     /// Refuses files that are not SQLite before GRDB touches them.

@@ -15,13 +15,14 @@ struct ImportCommand: AsyncParsableCommand {
             FILE may be a path, a glob ('news/*.html'), - for standard input, or an http(s) URL of an article \
             page or a feed. The format comes from the extension, else from the content; --format overrides. \
             Everything is read and checked first, then imported: a bad file or a page that cannot be fetched \
-            writes nothing. CSV and JSON arrays are read one article at a time (memory follows the largest \
-            article, not the file) and written in batches. A feed (RSS 2.0, Atom, or an OPML list of feeds) \
-            imports each entry, from its own full text when the feed carries it, else from its page; an entry \
-            whose page fails is reported and skipped, and the exit code says so. Importing an article again \
-            records nothing unless it changed; a changed body is a new revision, and the article's annotations \
-            are re-anchored (see `margin reanchor`, `margin orphans`). Annotation files are anchored by their \
-            selectors in articles already in the store, matched by URL.
+            writes nothing. CSV and JSON arrays are read one article at a time and written in batches; up to \
+            64 MiB of their articles are kept from the check for the writing, and a file past that is read \
+            again (memory follows the largest article, not the file). A feed (RSS 2.0, Atom, or an OPML list \
+            of feeds) imports each entry, from its own full text when the feed carries it, else from its \
+            page; an entry whose page fails is reported and skipped, and the exit code says so. Importing an \
+            article again records nothing unless it changed; a changed body is a new revision, and the \
+            article's annotations are re-anchored (see `margin reanchor`, `margin orphans`). Annotation files \
+            are anchored by their selectors in articles already in the store, matched by URL.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -44,6 +45,25 @@ struct ImportCommand: AsyncParsableCommand {
     /// memory stays bounded whatever the articles' size.
     static let batchSize = 500
     static let batchBytes = 8 << 20
+    /// Article text kept in memory from the check of CSV files and JSON arrays, all files together, so
+    /// that they are parsed once; the articles of a file that does not fit what is left are read again
+    /// from it when writing, so memory stays bounded whatever the files' size. `MARGIN_IMPORT_KEEP_MIB`
+    /// sets it (0: every such file is read twice).
+    static var keptBytes: Int {
+        if let text = ProcessInfo.processInfo.environment["MARGIN_IMPORT_KEEP_MIB"], let mib = Int(text), mib >= 0,
+            mib <= 1 << 20
+        {
+            return mib << 20
+        }
+        return 64 << 20
+    }
+
+    /// The bytes of text an article holds (what `keptBytes` counts).
+    static func textBytes(_ article: ImportedArticle) -> Int {
+        article.body.utf8.count + article.title.utf8.count + (article.url?.utf8.count ?? 0)
+            + (article.byline?.utf8.count ?? 0) + (article.source?.utf8.count ?? 0)
+            + (article.caption?.utf8.count ?? 0)
+    }
 
     func validate() throws {
         if let format, ImportFormat(rawValue: format) == nil, AnnotationImporter.Format(rawValue: format) == nil,
@@ -79,6 +99,8 @@ struct ImportCommand: AsyncParsableCommand {
         var annotations: [(file: String, annotation: ImportedAnnotation)] = []
         var worst = ExitStatus.success
         var temporaryFiles: [String] = []
+        // Article text still allowed in memory between the check and the writing.
+        var keptBudget = Self.keptBytes
         defer { for path in temporaryFiles { try? FileManager.default.removeItem(atPath: path) } }
 
         for argument in try Self.expand(files) {
@@ -161,9 +183,25 @@ struct ImportCommand: AsyncParsableCommand {
                     code: ExitStatus.dataError)
             }
             if ArticleStream.streams(kind) {
-                // Checked now, one article at a time; written later in batches.
-                let count = try Self.eachArticle(path, format: kind, shown: argument, progress: progress) { _ in }
-                sources.append(.stream(file: argument, path: path, format: kind, count: count))
+                // Checked now, one article at a time; written later in batches. The articles are kept
+                // for the writing while they fit what is left of `keptBytes`, else read again then.
+                var kept: [ImportedArticle]? = []
+                var bytes = 0
+                let count = try Self.eachArticle(path, format: kind, shown: argument, progress: progress) { article in
+                    guard kept != nil else { return }
+                    bytes += Self.textBytes(article)
+                    if bytes > keptBudget {
+                        kept = nil
+                    } else {
+                        kept!.append(article)
+                    }
+                }
+                if let kept {
+                    keptBudget -= bytes
+                    sources.append(.articles(file: argument, kept))
+                } else {
+                    sources.append(.stream(file: argument, path: path, format: kind, count: count))
+                }
             } else {
                 do {
                     sources.append(.articles(
@@ -184,7 +222,7 @@ struct ImportCommand: AsyncParsableCommand {
             try importAnnotations(annotations, into: store)
             return
         }
-        try write(sources, into: store, progress: progress)
+        try store.deferringCheckpoints { try write(sources, into: store, progress: progress) }
         if worst != ExitStatus.success { throw CLIError(message: "", code: worst) }
     }
 
@@ -215,6 +253,8 @@ struct ImportCommand: AsyncParsableCommand {
                         + "import again to finish: articles already imported are unchanged",
                     code: failure.code)
             }
+            // Each id shortened as `Output.short` would, looked up for the whole batch in one read.
+            let lengths = output.json ? [:] : (try? store.uniquePrefixLengths(outcomes.map(\.id))) ?? [:]
             for (item, outcome) in zip(batch, outcomes) {
                 switch outcome.status {
                 case .created: counts.created += 1
@@ -223,7 +263,7 @@ struct ImportCommand: AsyncParsableCommand {
                 case .unchanged: counts.unchanged += 1
                 }
                 progress.clear()
-                try rows.print(item.file, outcome)
+                try rows.print(item.file, outcome, idLength: lengths[outcome.id] ?? 8)
             }
             // A correction that leaves highlights without their text says so, and where to look.
             _ = try OrphanReport.afterCorrection(store, articleIDs: outcomes.filter { $0.status == .updated }.map(\.id))
@@ -272,10 +312,11 @@ struct ImportCommand: AsyncParsableCommand {
             var changes: Int
         }
 
-        mutating func print(_ file: String, _ outcome: ImportOutcome) throws {
+        /// - Parameter idLength: The hex digits of the id that text output shows.
+        mutating func print(_ file: String, _ outcome: ImportOutcome, idLength: Int) throws {
             guard json else {
                 Output.row("\(outcome.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) "
-                    + "\(Output.short(outcome.id))  \(TerminalText.escaped(outcome.title))")
+                    + "\(Store.shortID(outcome.id, length: idLength))  \(TerminalText.escaped(outcome.title))")
                 return
             }
             let row = Row(id: outcome.id, title: outcome.title, status: outcome.status.rawValue, file: file,
