@@ -96,6 +96,9 @@ let package = Package(
             dependencies: [
                 "MarginSync", "MarginStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // Servers in tests stop gracefully (a cancelled server task can drop a connection
+                // it accepted but never served, which NIO traps on: swift-nio#2637).
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

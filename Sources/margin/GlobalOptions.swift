@@ -36,8 +36,9 @@ struct GlobalOptions: ParsableArguments {
     /// A number of seconds from the environment; a value that is not one is an error, not ignored.
     static func seconds(_ name: String, _ environment: [String: String]) throws -> Double? {
         guard let text = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
-        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
-            throw CLIError(message: "margin: \(name) must be a number of seconds, 0 or more (it is '\(text)')",
+        // (At most about 31 years: more would overflow the clock arithmetic.)
+        guard let seconds = Double(text), seconds >= 0, seconds <= 1e9 else {
+            throw CLIError(message: "margin: \(name) must be a number of seconds from 0 to 1000000000 (it is '\(text)')",
                            code: ExitStatus.usage)
         }
         return seconds

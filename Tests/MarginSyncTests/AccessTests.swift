@@ -125,12 +125,41 @@ struct AccessTests {
         #expect(try hub.memberOrigins().isEmpty)
     }
 
+    @Test func aMemberRelayingAStrangersRunsStillPushesItsOwnAndIsToldWhichWasRefused() async throws {
+        // Given a members-only hub binding laptop A, and A holding runs of C (pulled from C directly).
+        let hub = try Store.inMemory(name: "hub")
+        let token = try hub.createToken(name: "newsroom")
+        let a = try Store.inMemory(name: "laptop-a")
+        let c = try Store.inMemory(name: "laptop-c")
+        try hub.bindMember(token: "newsroom", origin: a.replicaID)
+        _ = try SyncFixtures.importStory(into: c)
+        _ = try a.apply(try c.runs(after: VersionVector()).runs)
+        let article = try #require(a.articles().first?.id)
+        _ = try a.addTags(ref: article, tags: ["from-a"])
+        let server = try await InProcessServer.serve(hub, membersOnly: true)
+        defer { Task { await server.stop() } }
+
+        // When A pushes, the push ends refused, naming C,
+        await #expect {
+            try await Reconciler(store: a, client: SyncClient(baseURL: server.url, token: token)).run(remote: "hub", pull: false)
+        } throws: { error in
+            guard case SyncError.refused(403, "not_member", _, let origin, _) = error else { return false }
+            return origin == c.replicaID
+        }
+        // but A's own runs went through, and nothing of C's.
+        #expect(try hub.versionVector()[a.replicaID] == (try a.versionVector()[a.replicaID]))
+        #expect(try hub.versionVector()[c.replicaID] == 0)
+    }
+
     @Test func bindingNamesABadReplicaIdOrAnUnknownTokenAndWritesNothing() throws {
         let hub = try Store.inMemory(name: "hub")
         _ = try hub.createToken(name: "newsroom")
         let laptop = try Store.inMemory(name: "laptop")
         #expect { try hub.bindMember(token: "newsroom", origin: "laptop-a") } throws: { error in
             "\(error)".contains("not a replica id")
+        }
+        #expect { try hub.bindMember(token: "newsroom", origin: UUID().uuidString) } throws: { error in
+            "\(error)".contains("protocol-1 replica id")
         }
         #expect { try hub.bindMember(token: "nobody", origin: laptop.replicaID) } throws: { error in
             "\(error)".contains("no token is named nobody")

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MarginStore
 import MarginSync
+import ServiceLifecycle
 import Testing
 
 #if canImport(Glibc)
@@ -124,12 +125,14 @@ final class ServeChild: @unchecked Sendable {
 final class InProcessServer: Sendable {
     let port: Int
     private let task: Task<Void, any Error>
+    private let group: ServiceGroup
 
     var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, task: Task<Void, any Error>, group: ServiceGroup) {
         self.port = port
         self.task = task
+        self.group = group
     }
 
     static func serve(_ store: Store, limits: ServerLimits = ServerLimits(), membersOnly: Bool = false)
@@ -143,20 +146,34 @@ final class InProcessServer: Sendable {
         ) {
             announce.yield($0)
         }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let task = Task {
             defer { announce.finish() }
-            try await app.run()
+            try await group.run()
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else {
             throw ServerDidNotStart(reason: "\(await task.result)")
         }
-        return InProcessServer(port: port, task: task)
+        return InProcessServer(port: port, task: task, group: group)
     }
 
+    /// Stops gracefully (the listener closes, open requests finish), cancelling after 5 s.
     func stop() async {
-        task.cancel()
+        await GracefulStop.stop(group, task)
+    }
+}
+
+/// Graceful shutdown of a test server, then cancellation if it takes over 5 s.
+enum GracefulStop {
+    static func stop(_ group: ServiceGroup, _ task: Task<Void, any Error>) async {
+        await group.triggerGracefulShutdown()
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(5))
+            task.cancel()
+        }
         _ = await task.result
+        watchdog.cancel()
     }
 }
 

@@ -6,6 +6,7 @@ import Logging
 import MarginStore
 import MarginSync
 import NIOCore
+import ServiceLifecycle
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -25,14 +26,16 @@ import Darwin
 
 // MARK: - Servers
 
-/// A server running in a task on 127.0.0.1; `stop()` cancels the task and waits for it to end.
+/// A server running in a task on 127.0.0.1; `stop()` shuts it down gracefully and waits for it to end.
 fileprivate final class LiveServer: Sendable {
     let port: Int
     private let task: Task<Void, any Error>
+    private let group: ServiceGroup
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, task: Task<Void, any Error>, group: ServiceGroup) {
         self.port = port
         self.task = task
+        self.group = group
     }
 
     var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
@@ -50,26 +53,31 @@ fileprivate final class LiveServer: Sendable {
     static func start(
         _ app: some ApplicationProtocol, ports: AsyncStream<Int>, announce: AsyncStream<Int>.Continuation
     ) async throws -> LiveServer {
+        let group = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
         let task = Task {
             defer { announce.finish() }
-            try await app.run()
+            try await group.run()
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else {
             let outcome = await task.result
             throw ServerDidNotStart(reason: "\(outcome)")
         }
-        return LiveServer(port: port, task: task)
+        return LiveServer(port: port, task: task, group: group)
     }
 
-    /// Stops the server: cancels its task (closing the listener and open connections) and waits.
+    /// Stops the server gracefully (a cancelled server task can drop a connection it accepted
+    /// but never served, which NIO traps on), cancelling it after 5 s.
     func stop() async {
-        task.cancel()
-        _ = await task.result
+        await GracefulStop.stop(group, task)
     }
 
-    /// Cancels the server's task without waiting (usable from synchronous callbacks).
-    func cancel() { task.cancel() }
+    /// Begins shutting the server down without waiting (usable from synchronous callbacks): it
+    /// stops listening and closes its connections once their requests are answered.
+    func cancel() {
+        let group = self.group
+        Task { await group.triggerGracefulShutdown() }
+    }
 }
 
 /// Cancelling a server makes Hummingbird log an error per open connection: keep test output clean.

@@ -163,10 +163,8 @@ struct ServerLimitsTests {
             $0.headerTimeout = 30
         })
         defer { Task { await server.stop() } }
-        // Given two connections held open,
+        // Given two connections held open (connected, not yet asking),
         let held = [try RawConnection(port: server.port), try RawConnection(port: server.port)]
-        held[0].send("GET /v1/vector HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        #expect(await held[0].response(within: 5)?.hasPrefix("HTTP/1.1 200") == true)
         // When a third asks for the vector,
         let third = try RawConnection(port: server.port)
         third.send("GET /v1/vector HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -339,6 +337,38 @@ struct ServerLimitsTests {
         // Then it was answered before the pool was free again.
         #expect(started.current == width)
         #expect(answer?.hasPrefix("HTTP/1.1 200") == true, "\(answer ?? "no answer while the pool was busy")")
+    }
+
+    @Test func aRefusalAnsweredBeforeItsBodyEndsStillLeavesTheConnectionTimed() async throws {
+        // Hummingbird answers a refusal (401 here) without reading the body first; the body's last
+        // byte arriving after the answer must not leave the connection without a timer.
+        let hub = try Store.inMemory(name: "hub")
+        _ = try hub.createToken(name: "someone")
+        let server = try await InProcessServer.serve(hub, limits: Self.limits { $0.idleTimeout = 0.5 })
+        defer { Task { await server.stop() } }
+        let connection = try RawConnection(port: server.port)
+        connection.send("POST /v1/changes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1\r\n\r\n")
+        #expect(await connection.response(within: 5)?.hasPrefix("HTTP/1.1 401") == true)
+        connection.send("x")
+        #expect(await connection.readUntilClosed(within: 5) != nil, "the connection was kept without a timer")
+    }
+
+    @Test func atTheConnectionLimitAConnectionIsClosedOnceItsAnswerIsOut() async throws {
+        let hub = try Store.inMemory(name: "hub")
+        let server = try await InProcessServer.serve(hub, limits: Self.limits { $0.maxConnections = 2 })
+        defer { Task { await server.stop() } }
+        // Given one connection open and idle, and a second, the limit, asking once (the router's
+        // vector, then on a new one the guard's health),
+        let idle = try RawConnection(port: server.port)
+        var answers: [String] = []
+        for path in ["/v1/vector", "/v1/health"] {
+            let connection = try RawConnection(port: server.port)
+            connection.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answers.append(await connection.readUntilClosed(within: 5) ?? "")
+        }
+        withExtendedLifetime(idle) {}
+        // Then each is answered and then closed (not kept idle for 30 s holding a place).
+        #expect(answers.allSatisfy { $0.hasPrefix("HTTP/1.1 200") }, "\(answers)")
     }
 
     @Test func workForARequestWhoseClientHasGoneIsNotStarted() async throws {

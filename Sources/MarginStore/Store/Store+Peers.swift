@@ -136,7 +136,12 @@ extension Store {
     /// accepts runs of `origin` (pushed with any token). A replica id is derived from its key, so
     /// this binds the key. Binding twice changes nothing.
     public func bindMember(token name: String, origin: String) throws {
-        guard ReplicaIdentity.isReplicaID(origin) || UUID(uuidString: origin) != nil else {
+        if UUID(uuidString: origin) != nil {
+            throw StoreError.invalidArgument(
+                "\(origin) is a protocol-1 replica id, which no key is bound to; bind the id that replica's "
+                    + "`margin status` shows since its upgrade (26 letters and digits)")
+        }
+        guard ReplicaIdentity.isReplicaID(origin) else {
             throw StoreError.invalidArgument(
                 "'\(origin)' is not a replica id; the laptop's `margin status` shows its id (26 letters and digits)")
         }

@@ -63,6 +63,8 @@ public struct Reconciler: Sendable {
         var remoteVector: VersionVector? = nil
         // Origins left out after an equivocation: the honest history of the others goes on.
         var excluded: [String: String] = [:]
+        /// Origins a members-only hub refused (not bound to a token there), left out of the push.
+        var strangers: [String: String] = [:]
         if pull {
             while true {
                 var position = PullPosition(
@@ -103,7 +105,8 @@ public struct Reconciler: Sendable {
             if let remoteVector { remote = remoteVector } else { remote = try await retrying { try await client.vector() } }
             var lastGap: VersionVector? = nil
             while true {
-                let page = try store.runs(after: remote, limit: pageSize, excluding: Set(excluded.keys))
+                let page = try store.runs(
+                    after: remote, limit: pageSize, excluding: Set(excluded.keys).union(strangers.keys))
                 if page.runs.isEmpty { break }
                 do {
                     let answer = try await retrying { try await client.push(page.runs) }
@@ -118,6 +121,11 @@ public struct Reconciler: Sendable {
                     remote = vector
                 } catch SyncError.refused(_, "equivocation", let message, let origin?, let seq) where excluded[origin] == nil {
                     excluded[origin] = equivocation(origin: origin, seq: seq, message: message, remote: remoteName)
+                } catch SyncError.refused(403, "not_member", let message, let origin?, _)
+                    where strangers[origin] == nil && origin != store.replicaID
+                {
+                    // A members-only hub takes none of that origin's runs: the others still go.
+                    strangers[origin] = message
                 } catch SyncError.refused(422, "clock_skew", let message, let origin, _)
                     where origin == store.replicaID || origin == store.legacyReplicaID
                 {
@@ -125,6 +133,10 @@ public struct Reconciler: Sendable {
                 }
             }
             remoteVector = remote
+        }
+        if excluded.isEmpty, let (origin, message) = strangers.sorted(by: { $0.key < $1.key }).first {
+            // Everything else went through; what the hub would not take is still a failure.
+            throw SyncError.refused(status: 403, code: "not_member", message: message, origin: origin)
         }
         if let (_, message) = excluded.sorted(by: { $0.key < $1.key }).first {
             // Everything else went through; the refusal is still a failure to report.

@@ -131,7 +131,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var dropping = false
     /// Requests whose head arrived and whose response has not ended (HTTP/1.1 may pipeline).
     private var inFlight = 0
+    /// A request's head arrived and its end has not.
+    private var readingBody = false
+    /// The timer of the connection's state: headers, body, or idle (none while the server works).
     private var timer: Scheduled<Void>?
+    /// While the client does not read what is sent to it (a slow reader), a timer of its own.
+    private var sendTimer: Scheduled<Void>?
     private var liveness: Liveness?
 
     init(limits: ServerLimits, connections: ConnectionCount, health: [UInt8]? = nil) {
@@ -150,6 +155,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        sendTimer?.cancel()
+        sendTimer = nil
         liveness?.markGone()
         Liveness.unregister(context.channel)
         if counted { connections.leave() }
@@ -159,6 +166,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        sendTimer?.cancel()
+        sendTimer = nil
         liveness?.markGone()
         context.fireChannelInactive()
     }
@@ -182,7 +191,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let isHealth = head.path?.split(separator: "?", maxSplits: 1).first == "/v1/health"
             if overLimit, !isHealth {
                 dropping = true
-                refuse(context)
+                // With a response of the router's still due, a 503 would come out of order: close.
+                if inFlight > 0 { context.close(promise: nil) } else { refuse(context) }
                 return
             }
             if isHealth, let health, head.method == .get, inFlight == 0, Self.speaksOurVersions(head) {
@@ -192,24 +202,72 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             }
             dropping = false
             inFlight += 1
+            readingBody = true
             arm(context, seconds: limits.bodyTimeout)
         case .body:
             if dropping { return }
         case .end:
             if dropping { return }
-            timer?.cancel()
-            timer = nil
+            readingBody = false
+            settle(context)
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), !dropping {
-            // A response is complete: the next request has the idle timeout to begin.
+        if case .end = unwrapOutboundIn(data) {
             inFlight = max(0, inFlight - 1)
-            if inFlight == 0 { arm(context, seconds: limits.idleTimeout) }
+            // (A response may end before its request's body has: Hummingbird answers a refusal
+            // without reading it. The body timer then goes on.)
+            if !readingBody, !settle(context, closing: false) {
+                // At the connection limit: close once this response is out.
+                let written = promise ?? context.eventLoop.makePromise()
+                let channel = context.channel
+                written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                context.write(data, promise: written)
+                return
+            }
         }
         context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            sendTimer?.cancel()
+            sendTimer = nil
+        } else if sendTimer == nil {
+            // The client is not reading its answer: it has the body timeout to start again.
+            let channel = context.channel
+            sendTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(limits.bodyTimeout * 1e9))) {
+                channel.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// No body being read: idle when no response is due (the next request has the idle timeout
+    /// to begin; at the connection limit, an idle connection is closed to make room), else no
+    /// timer while the server works.
+    /// - Returns: false when the connection is to close (at the limit, idle); with `closing`, it is
+    ///   closed here.
+    @discardableResult
+    private func settle(_ context: ChannelHandlerContext, closing: Bool = true) -> Bool {
+        guard inFlight == 0 else {
+            timer?.cancel()
+            timer = nil
+            return true
+        }
+        if connections.current >= limits.maxConnections {
+            timer?.cancel()
+            timer = nil
+            if closing {
+                let channel = context.channel
+                context.eventLoop.execute { channel.close(promise: nil) }
+            }
+            return false
+        }
+        arm(context, seconds: limits.idleTimeout)
+        return true
     }
 
     private func arm(_ context: ChannelHandlerContext, seconds: Double) {
@@ -230,7 +288,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The health answer, as the router's: the same body and headers.
-    private func answerHealth(_ context: ChannelHandlerContext, body: [UInt8], close: Bool) {
+    private func answerHealth(_ context: ChannelHandlerContext, body: [UInt8], close asked: Bool) {
+        // At the connection limit a health check's connection is not kept: it would hold a place.
+        let close = asked || connections.current >= limits.maxConnections
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[HTTPField.Name(SyncProtocol.versionHeader)!] = String(SyncProtocol.version)
@@ -245,7 +305,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if close { channel.close(promise: nil) }
         }
-        if !close { arm(context, seconds: limits.idleTimeout) }
+        if close { timer?.cancel(); timer = nil } else { arm(context, seconds: limits.idleTimeout) }
     }
 
     /// Now as an HTTP date (RFC 9110): `Wed, 02 Dec 2026 18:55:10 GMT`.
@@ -270,7 +330,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         fields[.contentLength] = String(bytes.count)
         fields[.retryAfter] = String(limits.retryAfter)
         fields[.connection] = "close"
+        fields[.date] = Self.httpDate()
+        fields[.server] = "margin"
         fields[HTTPField.Name(SyncProtocol.versionHeader)!] = String(SyncProtocol.version)
+        fields[HTTPField.Name(SyncProtocol.schemaHeader)!] = String(SyncProtocol.changeSchema)
         context.write(wrapOutboundOut(.head(HTTPResponse(status: .serviceUnavailable, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(ByteBuffer(bytes: bytes))), promise: nil)
         let channel = context.channel

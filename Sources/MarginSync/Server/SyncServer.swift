@@ -395,7 +395,9 @@ struct SyncAPI: Sendable {
             }
             if membersOnly {
                 let members = try store.memberOrigins()
-                if let stranger = push.runs.first(where: { $0.origin != store.replicaID && !members.contains($0.origin) }) {
+                if let stranger = push.runs.first(where: {
+                    $0.origin != store.replicaID && $0.origin != store.legacyReplicaID && !members.contains($0.origin)
+                }) {
                     let refusal = SyncHTTPError(
                         .forbidden, code: "not_member",
                         "refused: this hub accepts runs only from its members' replicas, and \(stranger.origin) is not "

@@ -21,7 +21,7 @@ struct TokenCommand: ParsableCommand {
 
         func run() throws {
             let store = try global.openStore()
-            for replica in replicas where !ReplicaIdentity.isReplicaID(replica) && UUID(uuidString: replica) == nil {
+            for replica in replicas where !ReplicaIdentity.isReplicaID(replica) {
                 throw CLIError(message: "margin: '\(replica)' is not a replica id; the laptop's `margin status` shows its id",
                                code: ExitStatus.usage)
             }
