@@ -125,7 +125,6 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// `/v1/health`'s body, answered here on the event loop: a health check never waits behind
     /// other requests' work on Swift's cooperative pool (nil: the router answers it).
     private let health: [UInt8]?
-    private var counted = false
     private var overLimit = false
     /// Parts of a refused request are dropped until its end.
     private var dropping = false
@@ -146,29 +145,19 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        counted = true
         liveness = Liveness.register(context.channel)
         overLimit = connections.enter() > limits.maxConnections
         arm(context, seconds: limits.headerTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        sendTimer?.cancel()
-        sendTimer = nil
-        liveness?.markGone()
+        gone()
         Liveness.unregister(context.channel)
-        if counted { connections.leave() }
-        counted = false
+        connections.leave()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        sendTimer?.cancel()
-        sendTimer = nil
-        liveness?.markGone()
+        gone()
         context.fireChannelInactive()
     }
 
@@ -186,8 +175,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         switch part {
         case .head(let head):
-            timer?.cancel()
-            timer = nil
+            disarm()
             let isHealth = head.path?.split(separator: "?", maxSplits: 1).first == "/v1/health"
             if overLimit, !isHealth {
                 dropping = true
@@ -253,13 +241,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     @discardableResult
     private func settle(_ context: ChannelHandlerContext, closing: Bool = true) -> Bool {
         guard inFlight == 0 else {
-            timer?.cancel()
-            timer = nil
+            disarm()
             return true
         }
         if connections.current >= limits.maxConnections {
-            timer?.cancel()
-            timer = nil
+            disarm()
             if closing {
                 let channel = context.channel
                 context.eventLoop.execute { channel.close(promise: nil) }
@@ -268,6 +254,19 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         arm(context, seconds: limits.idleTimeout)
         return true
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// The connection is closed: no timer, and no work for it.
+    private func gone() {
+        disarm()
+        sendTimer?.cancel()
+        sendTimer = nil
+        liveness?.markGone()
     }
 
     private func arm(_ context: ChannelHandlerContext, seconds: Double) {
@@ -305,7 +304,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if close { channel.close(promise: nil) }
         }
-        if close { timer?.cancel(); timer = nil } else { arm(context, seconds: limits.idleTimeout) }
+        if close { disarm() } else { arm(context, seconds: limits.idleTimeout) }
     }
 
     /// Now as an HTTP date (RFC 9110): `Wed, 02 Dec 2026 18:55:10 GMT`.
